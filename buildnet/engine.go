@@ -1,0 +1,424 @@
+package buildnet
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/musclemap/buildnet/cache"
+	"github.com/musclemap/buildnet/graph"
+	"github.com/musclemap/buildnet/hash"
+	"github.com/musclemap/buildnet/internal/fileset"
+	"github.com/musclemap/buildnet/state"
+)
+
+// Config configures an [Engine]. Zero values mean the documented defaults.
+// It crosses the C and Node boundaries as one JSON document; fields that
+// hold Go values are not part of that document.
+type Config struct {
+	// Root is the workspace root, the folder holding .buildnet/. Required.
+	Root string `json:"root"`
+	// StateDir holds config.json, state.db and the default cache; ""
+	// means <Root>/.buildnet.
+	StateDir string `json:"state_dir,omitempty"`
+	// Workspace, when set, is used instead of reading
+	// <StateDir>/config.json. It is validated against Root.
+	Workspace *Workspace `json:"workspace,omitempty"`
+	// Concurrency bounds the build commands running at once; 0 means the
+	// workspace's setting, then the number of CPUs.
+	Concurrency int `json:"concurrency,omitempty"`
+	// Env is the environment of build commands and the source of the
+	// values of the env vars the workspace hashes; nil means the current
+	// process's environment.
+	Env []string `json:"env,omitempty"`
+
+	// Store persists state; nil means SQLite at <StateDir>/state.db.
+	Store state.Store `json:"-"`
+	// Logger receives the engine's logs; nil discards them.
+	Logger *slog.Logger `json:"-"`
+}
+
+// Engine builds the packages of one workspace. It is safe for concurrent
+// use: concurrent builds share work, and never run the same package twice
+// at once.
+type Engine struct {
+	root     string
+	stateDir string
+	env      []string
+	envMap   map[string]string
+	log      *slog.Logger
+	store    state.Store
+	ownStore bool
+	cache    *cache.Cache
+	hasher   *hash.Hasher
+	bus      *bus
+
+	ctx    context.Context // ends when the engine closes
+	cancel context.CancelCauseFunc
+	wg     sync.WaitGroup
+
+	// mu guards everything below.
+	mu          sync.Mutex
+	closed      bool
+	ws          *Workspace
+	graph       *graph.Graph
+	concurrency int
+	execSem     chan struct{}
+	flights     map[string]*flight
+	runs        map[string]*run
+	latest      map[string]state.PackageState // written by this engine
+	evicting    bool
+}
+
+// Open validates cfg, reads the workspace configuration and opens the
+// state store and cache. The caller must Close the engine.
+func Open(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.Root == "" {
+		return nil, &ConfigError{Field: "root", Msg: "missing: the workspace root"}
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return nil, &ConfigError{Field: "root", Msg: fmt.Sprintf("%s is not a directory", root), Err: err}
+	}
+	stateDir := cfg.StateDir
+	if stateDir == "" {
+		stateDir = filepath.Join(root, ".buildnet")
+	}
+	ws := cfg.Workspace
+	if ws == nil {
+		if ws, err = LoadWorkspace(root); err != nil {
+			return nil, err
+		}
+	} else {
+		c := ws.clone()
+		if err := c.Validate(root); err != nil {
+			return nil, err
+		}
+		ws = c
+	}
+	g, err := ws.graph()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		root:     root,
+		stateDir: stateDir,
+		env:      cfg.Env,
+		log:      cfg.Logger,
+		store:    cfg.Store,
+		hasher:   hash.NewHasher(0),
+		bus:      newBus(),
+		ws:       ws,
+		graph:    g,
+		flights:  map[string]*flight{},
+		runs:     map[string]*run{},
+		latest:   map[string]state.PackageState{},
+	}
+	if e.env == nil {
+		e.env = os.Environ()
+	}
+	e.envMap = make(map[string]string, len(e.env))
+	for _, kv := range e.env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			e.envMap[k] = v
+		}
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	e.concurrency = cfg.Concurrency
+	if e.concurrency <= 0 {
+		e.concurrency = ws.Concurrency
+	}
+	if e.concurrency <= 0 {
+		e.concurrency = runtime.NumCPU()
+	}
+	e.execSem = make(chan struct{}, e.concurrency)
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	cacheDir := ws.Cache.Dir
+	switch {
+	case cacheDir == "":
+		cacheDir = filepath.Join(stateDir, "cache")
+	case !filepath.IsAbs(cacheDir):
+		cacheDir = filepath.Join(root, filepath.FromSlash(cacheDir))
+	}
+	maxSize := int64(ws.Cache.MaxSize)
+	if maxSize == 0 {
+		maxSize = DefaultMaxCacheSize
+	}
+	e.cache, err = cache.Open(cacheDir, cache.Options{MaxSize: maxSize, MaxAge: time.Duration(ws.Cache.MaxAge), Logger: e.log.With("component", "cache")})
+	if err != nil {
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	if e.store == nil {
+		db, err := state.Open(ctx, filepath.Join(stateDir, "state.db"), state.Options{Logger: e.log.With("component", "state")})
+		if err != nil {
+			e.cache.Close()
+			return nil, fmt.Errorf("open engine: %w", err)
+		}
+		e.store, e.ownStore = db, true
+	}
+	e.ctx, e.cancel = context.WithCancelCause(context.Background())
+	e.bus.onDrop = func() { e.log.Warn("event subscriber dropped", "reason", ErrSlowSubscriber) }
+	return e, nil
+}
+
+// Close cancels running builds, waits for them to be recorded and
+// releases the store and cache. Further calls return [ErrClosed].
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return ErrClosed
+	}
+	e.closed = true
+	e.mu.Unlock()
+	e.cancel(ErrClosed)
+	e.wg.Wait()
+	e.bus.close()
+	var errs []error
+	if err := e.cache.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if e.ownStore {
+		if c, ok := e.store.(interface{ Close() error }); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Root returns the absolute workspace root.
+func (e *Engine) Root() string { return e.root }
+
+// StateDir returns the directory holding state and cache.
+func (e *Engine) StateDir() string { return e.stateDir }
+
+// Store returns the state store.
+func (e *Engine) Store() state.Store { return e.store }
+
+// Cache returns the local cache.
+func (e *Engine) Cache() *cache.Cache { return e.cache }
+
+// Workspace returns a copy of the current configuration.
+func (e *Engine) Workspace() Workspace {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return *e.ws.clone()
+}
+
+// Graph returns the package graph of the current configuration. The
+// graph is immutable.
+func (e *Engine) Graph() *graph.Graph {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.graph
+}
+
+// HasherCounters reports how many files the engine has read to hash
+// them since it opened.
+func (e *Engine) HasherCounters() hash.Counters { return e.hasher.Counters() }
+
+// Subscribe returns a subscription to every event the engine publishes
+// from now on. buffer bounds the events held for a slow reader (0 means
+// 1024); a reader that lets it fill is dropped ([ErrSlowSubscriber]). The
+// subscription ends when ctx ends, on Close, or when the engine closes.
+func (e *Engine) Subscribe(ctx context.Context, buffer int) *Subscription {
+	return e.bus.subscribe(ctx, buffer)
+}
+
+// Publish sends an event of the consumer's own (such as
+// [EventConfigReloaded]) to every subscriber.
+func (e *Engine) Publish(ev Event) Event { return e.bus.publish(ev) }
+
+// CacheStats reports the local cache's statistics.
+func (e *Engine) CacheStats(ctx context.Context) (cache.Stats, error) { return e.cache.Stats(ctx) }
+
+// ClearCache empties the local cache and publishes [EventCacheCleared].
+// Package state is kept, so unchanged packages still skip.
+func (e *Engine) ClearCache(ctx context.Context) error {
+	if err := e.cache.Clear(ctx); err != nil {
+		return fmt.Errorf("clear cache: %w", err)
+	}
+	e.bus.publish(Event{Type: EventCacheCleared})
+	return nil
+}
+
+// History returns recorded builds, newest first.
+func (e *Engine) History(ctx context.Context, q state.Query) ([]state.Build, string, error) {
+	return e.store.Builds(ctx, q)
+}
+
+// Build builds the requested packages and their dependencies and returns
+// the result. When ctx ends the build is cancelled: work that another
+// build also waits for carries on for it. The error is non-nil only when
+// the build could not run at all (bad request, closed engine); a build
+// with failed packages returns a result with status failed.
+func (e *Engine) Build(ctx context.Context, req Request) (*BuildResult, error) {
+	r, err := e.Start(req)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { r.cancel(context.Cause(ctx)) })
+	defer stop()
+	<-r.done
+	return r.result, nil
+}
+
+// Run is a build in progress, returned by [Engine.Start].
+type Run struct{ r *run }
+
+// ID returns the build id.
+func (r Run) ID() string { return r.r.id }
+
+// Wait blocks until the build ends or ctx does (the build goes on).
+func (r Run) Wait(ctx context.Context) (*BuildResult, error) {
+	select {
+	case <-r.r.done:
+		return r.r.result, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// Done is closed when the build has ended.
+func (r Run) Done() <-chan struct{} { return r.r.done }
+
+// Cancel cancels the build.
+func (r Run) Cancel() { r.r.cancel(errCancelled) }
+
+var errCancelled = errors.New("build cancelled")
+
+// StartBuild starts a build in the background and returns at once. It runs
+// until it ends or is cancelled with [Run.Cancel] or [Engine.Cancel].
+func (e *Engine) StartBuild(req Request) (Run, error) {
+	r, err := e.Start(req)
+	if err != nil {
+		return Run{}, err
+	}
+	return Run{r}, nil
+}
+
+// Cancel cancels the running build with the given id.
+func (e *Engine) Cancel(id string) error {
+	e.mu.Lock()
+	r := e.runs[id]
+	e.mu.Unlock()
+	if r == nil {
+		return fmt.Errorf("cancel %s: %w", id, ErrBuildNotFound)
+	}
+	r.cancel(errCancelled)
+	return nil
+}
+
+// ActiveBuilds returns the ids of the builds in progress, oldest first.
+func (e *Engine) ActiveBuilds() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ids := make([]string, 0, len(e.runs))
+	for id := range e.runs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func newBuildID(t time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return t.UTC().Format("20060102-150405.000000") + "-" + hex.EncodeToString(b[:])
+}
+
+// selection resolves requested names (and their dependencies) against g.
+func selection(g *graph.Graph, names []string) ([]string, error) {
+	if len(names) == 0 {
+		return g.Topo(), nil
+	}
+	sel, err := g.Closure(names...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnknownPackage, err)
+	}
+	return sel, nil
+}
+
+func (ws *Workspace) graph() (*graph.Graph, error) {
+	nodes := make([]graph.Node, len(ws.Packages))
+	for i, p := range ws.Packages {
+		nodes[i] = graph.Node{Name: p.Name, Deps: p.Dependencies}
+	}
+	g, err := graph.New(nodes)
+	if err != nil {
+		return nil, &ConfigError{Field: "packages", Msg: err.Error(), Err: err}
+	}
+	return g, nil
+}
+
+func (ws *Workspace) clone() *Workspace {
+	c := *ws
+	c.GlobalInputs = slices.Clone(ws.GlobalInputs)
+	c.Env = slices.Clone(ws.Env)
+	c.Packages = make([]Package, len(ws.Packages))
+	for i, p := range ws.Packages {
+		p.Dependencies = slices.Clone(p.Dependencies)
+		p.Sources = slices.Clone(p.Sources)
+		p.Env = slices.Clone(p.Env)
+		c.Packages[i] = p
+	}
+	return &c
+}
+
+func (ws *Workspace) pkg(name string) *Package {
+	for i := range ws.Packages {
+		if ws.Packages[i].Name == name {
+			return &ws.Packages[i]
+		}
+	}
+	return nil
+}
+
+// sourceSpec is the file set of a package's sources.
+func (p *Package) sourceSpec() fileset.Spec {
+	return fileset.Spec{
+		Include:     p.Sources,
+		Dir:         p.Path,
+		ExcludeDirs: []string{p.OutputDir, ".buildnet"},
+		SkipHidden:  len(p.Sources) == 0,
+	}
+}
+
+// relToPackage returns a source path as the digest records it: relative
+// to the package directory, or root-relative with a leading slash for a
+// source outside it.
+func (p *Package) relToPackage(rootRel string) string {
+	if p.Path == "" {
+		return rootRel
+	}
+	if strings.HasPrefix(rootRel, p.Path+"/") {
+		return rootRel[len(p.Path)+1:]
+	}
+	return "/" + rootRel
+}
+
+func (p *Package) dir(root string) string { return filepath.Join(root, filepath.FromSlash(p.Path)) }
+
+func (p *Package) outDir(root string) string {
+	return filepath.Join(root, filepath.FromSlash(p.OutputDir))
+}

@@ -1,0 +1,766 @@
+package buildnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/musclemap/buildnet/cache"
+	"github.com/musclemap/buildnet/graph"
+	"github.com/musclemap/buildnet/hash"
+	"github.com/musclemap/buildnet/internal/fileset"
+	"github.com/musclemap/buildnet/internal/proc"
+	"github.com/musclemap/buildnet/state"
+)
+
+// globalsKey is the state row holding the global inputs' snapshot. It can
+// never be a package name: names may not contain slashes.
+const globalsKey = "/global_inputs"
+
+// maxLog bounds the output captured per package execution.
+const maxLog = 8 << 20
+
+// failTail is how many output lines a failed package reports.
+const failTail = 20
+
+// run is one build.
+type run struct {
+	e       *Engine
+	id      string
+	req     Request
+	ws      *Workspace
+	g       *graph.Graph
+	sel     []string
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	done    chan struct{}
+	result  *BuildResult
+	started time.Time
+	pkgs    map[string]*pkgRun
+	states  map[string]state.PackageState
+	globals hash.Digest
+
+	// mu guards pending and logs.
+	mu      sync.Mutex
+	pending []state.PackageState
+	logs    map[string][]byte
+}
+
+type pkgRun struct {
+	p       *Package
+	done    chan struct{}
+	res     PackageResult
+	digest  hash.Digest
+	sources []hash.File
+	outputs []hash.File
+}
+
+// Start begins a build in the background. The build is recorded before
+// Start returns.
+func (e *Engine) Start(req Request) (*run, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, ErrClosed
+	}
+	ws, g := e.ws, e.graph
+	sel, err := selection(g, req.Packages)
+	if err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
+	now := time.Now()
+	r := &run{
+		e: e, id: newBuildID(now), req: req, ws: ws, g: g, sel: sel,
+		done: make(chan struct{}), started: now,
+		pkgs: make(map[string]*pkgRun, len(sel)), logs: map[string][]byte{},
+	}
+	r.ctx, r.cancel = context.WithCancelCause(e.ctx)
+	e.runs[r.id] = r
+	e.wg.Add(1)
+	e.mu.Unlock()
+
+	err = e.store.CreateBuild(e.ctx, state.Build{
+		ID: r.id, Status: string(StatusRunning), Requester: req.Requester, Priority: req.Priority,
+		Targets: req.Packages, Force: req.Force, CreatedAt: now, StartedAt: now,
+	})
+	if err != nil {
+		e.mu.Lock()
+		delete(e.runs, r.id)
+		e.mu.Unlock()
+		r.cancel(nil)
+		e.wg.Done()
+		return nil, fmt.Errorf("record build: %w", err)
+	}
+	go func() {
+		defer e.wg.Done()
+		r.execute()
+	}()
+	return r, nil
+}
+
+func (r *run) execute() {
+	e := r.e
+	e.bus.publish(Event{Type: EventBuildStart, BuildID: r.id, Packages: r.sel, Requester: r.req.Requester})
+	for _, name := range r.sel {
+		r.pkgs[name] = &pkgRun{p: r.ws.pkg(name), done: make(chan struct{})}
+	}
+	err := r.prepare()
+	if err != nil {
+		for _, pr := range r.pkgs {
+			pr.res = PackageResult{Name: pr.p.Name, Status: StatusFailed, Error: err.Error()}
+		}
+		r.finish(err)
+		return
+	}
+	scanSem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for _, name := range r.sel {
+		pr := r.pkgs[name]
+		wg.Go(func() {
+			defer close(pr.done)
+			r.runPackage(pr, scanSem)
+		})
+	}
+	wg.Wait()
+	r.finish(nil)
+}
+
+// prepare loads package state and hashes the global inputs.
+func (r *run) prepare() error {
+	e := r.e
+	states, err := e.store.PackageStates(r.ctx)
+	if err != nil {
+		return fmt.Errorf("load package state: %w", err)
+	}
+	e.mu.Lock()
+	for name, st := range e.latest {
+		if cur, ok := states[name]; !ok || st.UpdatedAt.After(cur.UpdatedAt) {
+			states[name] = st
+		}
+	}
+	e.mu.Unlock()
+	r.states = states
+	if len(r.ws.GlobalInputs) == 0 {
+		return nil
+	}
+	files, err := fileset.Scan(e.root, fileset.Spec{Include: r.ws.GlobalInputs, ExcludeDirs: []string{".buildnet"}})
+	if err != nil {
+		return fmt.Errorf("scan global inputs: %w", err)
+	}
+	var prev *snapshot
+	if st, ok := states[globalsKey]; ok {
+		prev, _ = decodeSnapshot(st.Snapshot)
+	}
+	var prevMap map[string]hash.File
+	if prev != nil {
+		prevMap = fileMap(prev.sources)
+	}
+	read, err := e.hasher.Update(r.ctx, e.root, files, prevMap)
+	if err != nil {
+		return fmt.Errorf("hash global inputs: %w", err)
+	}
+	h := hash.New()
+	d := digester{h}
+	d.field(digestVersion + "/globals")
+	for _, f := range files {
+		d.field("file", []byte(f.Path), f.Sum[:])
+	}
+	r.globals = hash.FromHash(h)
+	if len(read) > 0 || prev == nil || !sameStats(prev.sources, files) {
+		snap := &snapshot{sources: files}
+		r.addPending(state.PackageState{Name: globalsKey, Digest: r.globals, Snapshot: snap.encode(), UpdatedAt: time.Now()})
+	}
+	return nil
+}
+
+func fileMap(files []hash.File) map[string]hash.File {
+	m := make(map[string]hash.File, len(files))
+	for _, f := range files {
+		m[f.Path] = f
+	}
+	return m
+}
+
+func (r *run) addPending(st state.PackageState) {
+	r.mu.Lock()
+	r.pending = append(r.pending, st)
+	r.mu.Unlock()
+}
+
+func (r *run) runPackage(pr *pkgRun, scanSem chan struct{}) {
+	e, p := r.e, pr.p
+	pr.res.Name = p.Name
+	// Scanning needs nothing from the dependencies, so it overlaps with
+	// their builds.
+	scanSem <- struct{}{}
+	var err error
+	pr.sources, err = fileset.Scan(e.root, p.sourceSpec())
+	if err == nil {
+		pr.outputs, err = scanOutputs(e.root, p)
+	}
+	<-scanSem
+	for _, d := range r.g.Deps(p.Name) {
+		dr := r.pkgs[d]
+		<-dr.done
+		if dr.res.Status != StatusSuccess {
+			if dr.res.Status == StatusCancelled || r.ctx.Err() != nil {
+				r.complete(pr, PackageResult{Status: StatusCancelled, Error: "build cancelled"})
+				return
+			}
+			r.complete(pr, PackageResult{
+				Status: StatusSkipped,
+				Error:  fmt.Sprintf("dependency %s %s", d, dependencyVerb(dr.res.Status)),
+				Reason: &Reason{Kind: ReasonDependencyFailed, Dependency: d},
+			})
+			return
+		}
+	}
+	if r.ctx.Err() != nil {
+		r.complete(pr, PackageResult{Status: StatusCancelled, Error: "build cancelled"})
+		return
+	}
+	if err != nil {
+		r.complete(pr, PackageResult{Status: StatusFailed, Error: err.Error()})
+		return
+	}
+	e.bus.publish(Event{Type: EventPackageStart, BuildID: r.id, Package: p.Name})
+	start := time.Now()
+	res := r.decide(pr)
+	res.DurationMs = time.Since(start).Milliseconds()
+	r.complete(pr, res)
+}
+
+func dependencyVerb(s Status) string {
+	if s == StatusSkipped {
+		return "was skipped"
+	}
+	return "failed"
+}
+
+func scanOutputs(root string, p *Package) ([]hash.File, error) {
+	files, err := fileset.Scan(root, fileset.Spec{Dir: p.OutputDir})
+	if err != nil {
+		return nil, fmt.Errorf("scan outputs: %w", err)
+	}
+	return files, nil
+}
+
+// complete records a package's result and publishes it.
+func (r *run) complete(pr *pkgRun, res PackageResult) {
+	res.Name = pr.p.Name
+	if !pr.digest.IsZero() && res.Digest == "" {
+		res.Digest = pr.digest.String()
+	}
+	pr.res = res
+	d := res.DurationMs
+	r.e.bus.publish(Event{
+		Type: EventPackageComplete, BuildID: r.id, Package: res.Name, Tier: res.Tier, Status: res.Status,
+		DurationMs: &d, Digest: res.Digest, Error: res.Error, Reason: res.Reason,
+	})
+}
+
+// envValues returns the hashed environment of p: names sorted, with
+// whether each is set and its value.
+func (r *run) envDigest(d digester, p *Package) {
+	names := slices.Concat(r.ws.Env, p.Env)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	for _, n := range names {
+		v, ok := r.e.envMap[n]
+		set := []byte{0}
+		if ok {
+			set[0] = 1
+		}
+		d.field("env", []byte(n), set, []byte(v))
+	}
+}
+
+// configKey digests everything about p except its source files and
+// dependencies: when it matches, stat checks alone can decide.
+func (r *run) configKey(p *Package) hash.Digest {
+	h := hash.New()
+	d := digester{h}
+	d.field(digestVersion + "/config")
+	d.field("package", []byte(p.Name), []byte(p.Path), []byte(p.OutputDir))
+	d.field("cmd", []byte(p.BuildCmd))
+	d.field("hooks", []byte(p.Hooks.PreBuild), []byte(p.Hooks.PostBuild))
+	d.field("sources", []byte(strings.Join(p.Sources, "\x00")))
+	r.envDigest(d, p)
+	d.field("globals", r.globals[:])
+	return hash.FromHash(h)
+}
+
+// inputDigest is the package's input digest as DESIGN.md defines it.
+func (r *run) inputDigest(p *Package, sources []hash.File, deps []depDigest) hash.Digest {
+	h := hash.New()
+	d := digester{h}
+	d.field(digestVersion)
+	d.field("name", []byte(p.Name))
+	d.field("cmd", []byte(p.BuildCmd))
+	d.field("hooks", []byte(p.Hooks.PreBuild), []byte(p.Hooks.PostBuild))
+	d.field("output_dir", []byte(p.relToPackage(p.OutputDir)))
+	rel := make([]hash.File, len(sources))
+	for i, f := range sources {
+		f.Path = p.relToPackage(f.Path)
+		rel[i] = f
+	}
+	slices.SortFunc(rel, func(a, b hash.File) int { return strings.Compare(a.Path, b.Path) })
+	for _, f := range rel {
+		kind := []byte{'f'}
+		switch {
+		case f.Stat.IsLink():
+			kind[0] = 'l'
+		case f.Stat.Executable():
+			kind[0] = 'x'
+		}
+		d.field("src", []byte(f.Path), f.Sum[:], kind)
+	}
+	r.envDigest(d, p)
+	d.field("globals", r.globals[:])
+	for _, dep := range deps {
+		d.field("dep", []byte(dep.name), dep.digest[:])
+	}
+	return hash.FromHash(h)
+}
+
+func (r *run) depDigests(p *Package) []depDigest {
+	deps := r.g.Deps(p.Name)
+	out := make([]depDigest, len(deps))
+	for i, name := range deps {
+		out[i] = depDigest{name: name, digest: r.pkgs[name].digest}
+	}
+	return out
+}
+
+// decide brings one package up to date through the cheapest tier that is
+// correct.
+func (r *run) decide(pr *pkgRun) PackageResult {
+	e, p := r.e, pr.p
+	deps := r.depDigests(p)
+	cfgKey := r.configKey(p)
+	prevState, hasPrev := r.states[p.Name]
+	var prev *snapshot
+	if hasPrev {
+		var err error
+		if prev, err = decodeSnapshot(prevState.Snapshot); err != nil {
+			e.log.Warn("package state unreadable; hashing again", "pkg", p.Name, "err", err)
+			hasPrev = false
+		}
+	}
+	for {
+		f := e.flightOf(p.Name)
+		inputsSame := !r.req.Force && hasPrev && prev.configKey == cfgKey && sameDeps(prev.deps, deps)
+		if f == nil && inputsSame && sameStats(prev.sources, pr.sources) {
+			pr.sources = prev.sources // carry the sums over
+			pr.digest = prevState.Digest
+			if sameStats(prev.outputs, pr.outputs) {
+				return PackageResult{Tier: TierInstantSkip, Status: StatusSuccess, Reason: &Reason{Kind: ReasonUnchangedStat}}
+			}
+		} else {
+			var prevFiles map[string]hash.File
+			if hasPrev {
+				prevFiles = fileMap(prev.sources)
+			}
+			if _, err := e.hasher.Update(r.ctx, e.root, pr.sources, prevFiles); err != nil {
+				if r.ctx.Err() != nil {
+					return PackageResult{Status: StatusCancelled, Error: "build cancelled"}
+				}
+				return PackageResult{Status: StatusFailed, Error: err.Error()}
+			}
+			pr.digest = r.inputDigest(p, pr.sources, deps)
+			if f == nil && !r.req.Force && hasPrev && pr.digest == prevState.Digest && sameStats(prev.outputs, pr.outputs) {
+				snap := &snapshot{configKey: cfgKey, deps: deps, sources: pr.sources, outputs: pr.outputs}
+				r.addPending(state.PackageState{Name: p.Name, Digest: pr.digest, Snapshot: snap.encode(), UpdatedAt: time.Now()})
+				return PackageResult{Tier: TierHashSkip, Status: StatusSuccess, Reason: &Reason{Kind: ReasonUnchangedContent}}
+			}
+		}
+		reason := &Reason{Kind: ReasonInputsChanged}
+		switch {
+		case r.req.Force:
+			reason = &Reason{Kind: ReasonForced}
+		case !hasPrev:
+			reason = &Reason{Kind: ReasonNoPreviousBuild}
+		case pr.digest == prevState.Digest:
+			reason = &Reason{Kind: ReasonOutputsMissing}
+		}
+		job := &execJob{
+			run: r, p: p, digest: pr.digest, force: r.req.Force, reason: reason,
+			snap: snapshot{configKey: cfgKey, deps: deps, sources: pr.sources},
+		}
+		res, err := e.join(r.ctx, p.Name, pr.digest, job.execute)
+		if errors.Is(err, errOtherDigest) {
+			// Another build ran this package with other inputs; decide
+			// again against what it left behind.
+			if st, ok := e.latestState(p.Name); ok {
+				if s, err := decodeSnapshot(st.Snapshot); err == nil {
+					prevState, prev, hasPrev = st, s, true
+				}
+			}
+			if pr.outputs, err = scanOutputs(e.root, p); err != nil {
+				return PackageResult{Status: StatusFailed, Error: err.Error()}
+			}
+			continue
+		}
+		if err != nil {
+			return PackageResult{Status: StatusCancelled, Error: "build cancelled"}
+		}
+		if len(res.log) > 0 {
+			r.mu.Lock()
+			r.logs[p.Name] = res.log
+			r.mu.Unlock()
+		}
+		return res.result
+	}
+}
+
+// finish records the build's outcome and publishes build:complete.
+func (r *run) finish(buildErr error) {
+	e := r.e
+	res := &BuildResult{ID: r.id, StartedAt: r.started, Requester: r.req.Requester, Status: StatusSuccess}
+	for _, name := range r.sel {
+		pr := r.pkgs[name]
+		res.Packages = append(res.Packages, pr.res)
+		switch pr.res.Status {
+		case StatusFailed, StatusSkipped:
+			if res.Status == StatusSuccess {
+				res.Status = StatusFailed
+			}
+		case StatusCancelled:
+			res.Status = StatusCancelled
+		}
+	}
+	if buildErr != nil {
+		res.Status = StatusFailed
+		res.Error = buildErr.Error()
+	} else if res.Status == StatusCancelled {
+		res.Error = "build cancelled"
+		if c := context.Cause(r.ctx); c != nil && !errors.Is(c, errCancelled) && !errors.Is(c, context.Canceled) {
+			res.Error = "build cancelled: " + c.Error()
+		}
+	} else if res.Status == StatusFailed {
+		var failed []string
+		for _, p := range res.Packages {
+			if p.Status == StatusFailed {
+				failed = append(failed, p.Name)
+			}
+		}
+		res.Error = "failed: " + strings.Join(failed, ", ")
+	}
+	res.DurationMs = time.Since(r.started).Milliseconds()
+
+	// Bookkeeping outlives the build's own context: completed work is
+	// recorded even when the build was cancelled or the engine closes.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 30*time.Second)
+	defer cancel()
+	if len(r.pending) > 0 {
+		if err := e.store.PutPackageStates(ctx, r.pending); err != nil {
+			e.log.Error("record package state", "build", r.id, "err", err)
+		} else {
+			e.remember(r.pending...)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.logs)) {
+		if err := e.store.PutLog(ctx, r.id, name, r.logs[name]); err != nil {
+			e.log.Error("record build log", "build", r.id, "pkg", name, "err", err)
+		}
+	}
+	results := make([]state.PackageResult, len(res.Packages))
+	for i, p := range res.Packages {
+		results[i] = toStateResult(p, r.started)
+	}
+	if err := e.store.FinishBuild(ctx, r.id, string(res.Status), res.Error, time.Now(), results); err != nil {
+		e.log.Error("record build", "build", r.id, "err", err)
+	}
+	r.result = res
+	e.mu.Lock()
+	delete(e.runs, r.id)
+	e.mu.Unlock()
+	e.bus.publish(Event{Type: EventBuildComplete, BuildID: r.id, Status: res.Status, Result: res, Requester: r.req.Requester})
+	r.cancel(nil)
+	close(r.done)
+}
+
+func toStateResult(p PackageResult, started time.Time) state.PackageResult {
+	sr := state.PackageResult{
+		Package: p.Name, Tier: string(p.Tier), Status: string(p.Status), DurationMs: p.DurationMs,
+		Error: p.Error, CacheSource: p.CacheSource, StartedAt: started,
+	}
+	if d, err := hash.ParseDigest(p.Digest); err == nil {
+		sr.Digest = d
+	}
+	if p.Reason != nil {
+		sr.Reason = string(p.Reason.Kind)
+	}
+	return sr
+}
+
+func (e *Engine) remember(states ...state.PackageState) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, st := range states {
+		e.latest[st.Name] = st
+	}
+}
+
+func (e *Engine) latestState(name string) (state.PackageState, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, ok := e.latest[name]
+	return st, ok
+}
+
+// execJob restores or builds one package for a flight.
+type execJob struct {
+	run    *run // the build that started the flight
+	p      *Package
+	digest hash.Digest
+	force  bool
+	reason *Reason
+	snap   snapshot
+}
+
+type flightResult struct {
+	result PackageResult
+	log    []byte
+}
+
+func (j *execJob) execute(ctx context.Context) flightResult {
+	e, p := j.run.e, j.p
+	outDir := p.outDir(e.root)
+	if !j.force {
+		if res, ok := j.restore(ctx, outDir); ok {
+			return res
+		}
+	}
+	select {
+	case e.execSem <- struct{}{}:
+	case <-ctx.Done():
+		return flightResult{result: PackageResult{Tier: TierFullBuild, Status: StatusCancelled, Error: "build cancelled"}}
+	}
+	start := time.Now()
+	logBuf, tail, err := j.runCommands(ctx)
+	<-e.execSem
+	took := time.Since(start)
+	res := PackageResult{Tier: TierFullBuild, Reason: j.reason, Status: StatusSuccess}
+	if err != nil {
+		res.Status = StatusFailed
+		res.Error = err.Error()
+		res.Output = tail
+		if ctx.Err() != nil {
+			res.Status = StatusCancelled
+			res.Error = "build cancelled"
+		}
+		return flightResult{result: res, log: logBuf}
+	}
+	outputs, err := scanOutputs(e.root, p)
+	if err != nil {
+		res.Status, res.Error = StatusFailed, err.Error()
+		return flightResult{result: res, log: logBuf}
+	}
+	// A cache that cannot take the outputs costs a future rebuild, not
+	// this build.
+	if _, err := e.cache.Store(ctx, j.digest, p.Name, outDir, logBuf, took); err != nil {
+		e.log.Warn("cache store failed", "pkg", p.Name, "digest", j.digest.String(), "err", err)
+	} else {
+		e.maybeEvict()
+	}
+	j.persist(outputs)
+	return flightResult{result: res, log: logBuf}
+}
+
+// restore serves the package from the cache when it has the digest.
+func (j *execJob) restore(ctx context.Context, outDir string) (flightResult, bool) {
+	e, p := j.run.e, j.p
+	m, err := e.cache.Lookup(ctx, j.digest)
+	if err != nil {
+		if !errors.Is(err, cache.ErrNotFound) {
+			e.log.Warn("cache entry unusable; rebuilding", "pkg", p.Name, "digest", j.digest.String(), "err", err)
+		}
+		return flightResult{}, false
+	}
+	if _, err := e.cache.Restore(ctx, m, outDir); err != nil {
+		e.log.Warn("cache restore failed; rebuilding", "pkg", p.Name, "digest", j.digest.String(), "err", err)
+		return flightResult{}, false
+	}
+	logBuf, err := e.cache.ReadLog(ctx, m)
+	if err != nil {
+		e.log.Warn("cached log unreadable", "pkg", p.Name, "err", err)
+	}
+	for _, line := range splitLines(logBuf) {
+		e.bus.publish(Event{Type: EventPackageOutput, BuildID: j.run.id, Package: p.Name, Stream: string(proc.Stdout), Line: line})
+	}
+	outputs, err := scanOutputs(e.root, p)
+	if err != nil {
+		return flightResult{result: PackageResult{Tier: TierCacheRestore, Status: StatusFailed, Error: err.Error()}}, true
+	}
+	j.persist(outputs)
+	return flightResult{
+		result: PackageResult{Tier: TierCacheRestore, Status: StatusSuccess, CacheSource: "local", Reason: &Reason{Kind: ReasonCacheHit, Source: "local"}},
+		log:    logBuf,
+	}, true
+}
+
+func splitLines(b []byte) []string {
+	s := strings.TrimSuffix(string(b), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// persist records the package's new state at once, so a later crash does
+// not lose the work.
+func (j *execJob) persist(outputs []hash.File) {
+	e := j.run.e
+	snap := j.snap
+	snap.outputs = outputs
+	st := state.PackageState{Name: j.p.Name, Digest: j.digest, Snapshot: snap.encode(), UpdatedAt: time.Now()}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), 30*time.Second)
+	defer cancel()
+	if err := e.store.PutPackageStates(ctx, []state.PackageState{st}); err != nil {
+		e.log.Error("record package state", "pkg", j.p.Name, "err", err)
+		return
+	}
+	e.remember(st)
+}
+
+// runCommands runs the pre-build hook, the build command and the
+// post-build hook, streaming every line as an event.
+func (j *execJob) runCommands(ctx context.Context) (logBuf []byte, tail []string, err error) {
+	e, p := j.run.e, j.p
+	var mu sync.Mutex
+	onLine := func(s proc.Stream, line string) {
+		mu.Lock()
+		if len(logBuf)+len(line)+1 <= maxLog {
+			logBuf = append(logBuf, line...)
+			logBuf = append(logBuf, '\n')
+		}
+		tail = append(tail, line)
+		if len(tail) > failTail {
+			tail = tail[len(tail)-failTail:]
+		}
+		mu.Unlock()
+		e.bus.publish(Event{Type: EventPackageOutput, BuildID: j.run.id, Package: p.Name, Stream: string(s), Line: line})
+	}
+	env := append(slices.Clip(e.env), "BUILDNET_PACKAGE="+p.Name, "BUILDNET_DIGEST="+j.digest.String())
+	steps := []struct{ name, cmd string }{{"pre_build hook", p.Hooks.PreBuild}, {"build_cmd", p.BuildCmd}, {"post_build hook", p.Hooks.PostBuild}}
+	for _, s := range steps {
+		if strings.TrimSpace(s.cmd) == "" {
+			continue
+		}
+		err := proc.Run(ctx, proc.Spec{Command: s.cmd, Dir: p.dir(e.root), Env: env, OnLine: onLine})
+		if err != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			return logBuf, slices.Clone(tail), fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return logBuf, nil, nil
+}
+
+// flight is one execution of a package that every build needing the same
+// package with the same digest shares.
+type flight struct {
+	digest  hash.Digest
+	done    chan struct{}
+	res     flightResult
+	waiters int // guarded by Engine.mu
+	cancel  context.CancelCauseFunc
+}
+
+var errOtherDigest = errors.New("package running with other inputs")
+
+func (e *Engine) flightOf(name string) *flight {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.flights[name]
+}
+
+// join runs fn for (name, digest), or waits for the run already in
+// progress. fn runs on an engine-owned context that ends only when every
+// waiter has gone (or the engine closes). When name runs with another
+// digest, join waits for it to end and returns errOtherDigest.
+func (e *Engine) join(ctx context.Context, name string, digest hash.Digest, fn func(context.Context) flightResult) (flightResult, error) {
+	e.mu.Lock()
+	f := e.flights[name]
+	switch {
+	case f == nil:
+		fctx, cancel := context.WithCancelCause(e.ctx)
+		f = &flight{digest: digest, done: make(chan struct{}), waiters: 1, cancel: cancel}
+		e.flights[name] = f
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			f.res = fn(fctx)
+			e.mu.Lock()
+			delete(e.flights, name)
+			e.mu.Unlock()
+			cancel(nil)
+			close(f.done)
+		}()
+	case f.digest == digest:
+		f.waiters++
+	default:
+		e.mu.Unlock()
+		select {
+		case <-f.done:
+			return flightResult{}, errOtherDigest
+		case <-ctx.Done():
+			return flightResult{}, context.Cause(ctx)
+		}
+	}
+	e.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.res, nil
+	case <-ctx.Done():
+		e.mu.Lock()
+		f.waiters--
+		last := f.waiters == 0
+		if last {
+			f.cancel(context.Cause(ctx))
+		}
+		e.mu.Unlock()
+		if last {
+			// This build stopped the execution: wait until its process
+			// group is gone before the build reports.
+			<-f.done
+			if f.res.result.Status == StatusSuccess {
+				return f.res, nil
+			}
+		}
+		return flightResult{}, context.Cause(ctx)
+	}
+}
+
+// maybeEvict trims the cache in the background, at most once at a time.
+func (e *Engine) maybeEvict() {
+	e.mu.Lock()
+	if e.evicting || e.closed {
+		e.mu.Unlock()
+		return
+	}
+	e.evicting = true
+	e.wg.Add(1)
+	e.mu.Unlock()
+	go func() {
+		defer e.wg.Done()
+		defer func() {
+			e.mu.Lock()
+			e.evicting = false
+			e.mu.Unlock()
+		}()
+		if st, err := e.cache.Evict(e.ctx); err != nil {
+			e.log.Warn("cache eviction failed", "err", err)
+		} else if st.Entries > 0 {
+			e.log.Info("cache evicted", "entries", st.Entries, "bytes", st.Bytes)
+		}
+	}()
+}

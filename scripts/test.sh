@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs BuildNet's whole test suite: vet, the Go tests under the race
+# detector, and a short run of every fuzz target over its seed corpus.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test -race"
+go test -race -count=1 -timeout 15m ./...
+
+echo "== fuzz targets (10s each)"
+for target in \
+  "./buildnet FuzzParseWorkspace" \
+  "./cache FuzzDecodeManifest" \
+  "./graph FuzzNew"; do
+  set -- $target
+  go test -run '^$' -fuzz "^$2\$" -fuzztime 10s "$1"
+done
+echo "== all tests passed"
