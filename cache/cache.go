@@ -241,11 +241,12 @@ func (c *Cache) checkBlobs(ctx context.Context, m *Manifest) error {
 
 // badBlob handles a blob of m that is missing or fails verification: the
 // blob is quarantined, the entry for m.Key is dropped if it references the
-// blob, and the corruption is counted. If the blob is missing because the
-// entry has been evicted meanwhile, the result wraps ErrNotFound instead.
+// blob, and the corruption is counted. A blob missing because its entry has
+// been evicted since m was looked up is not counted, and the error wraps
+// ErrNotFound as well as ErrCorrupt.
 func (c *Cache) badBlob(ctx context.Context, m *Manifest, d hash.Digest, what string) error {
 	if _, err := os.Lstat(c.entryPath(m.Key)); errors.Is(err, fs.ErrNotExist) && what == "missing" {
-		return fmt.Errorf("blob %s: %w", d.Short(), ErrNotFound)
+		return fmt.Errorf("%w: blob %s missing: %w", ErrCorrupt, d.Short(), ErrNotFound)
 	}
 	c.corrupt.Add(1)
 	c.quarantine(ctx, c.blobPath(d), "blob")

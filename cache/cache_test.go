@@ -357,8 +357,20 @@ func TestStatsPersistAcrossOpen(t *testing.T) {
 }
 
 func TestConcurrentStores(t *testing.T) {
+	// The evicting cache is either the storing one or a second one on the
+	// same directory, standing for another process.
+	t.Run("one cache", func(t *testing.T) {
+		c := newCache(t)
+		testConcurrentStores(t, c, c)
+	})
+	t.Run("two caches on one directory", func(t *testing.T) {
+		dir := t.TempDir()
+		testConcurrentStores(t, openCache(t, dir, cache.Options{}), openCache(t, dir, cache.Options{}))
+	})
+}
+
+func testConcurrentStores(t *testing.T, c, evictor *cache.Cache) {
 	ctx := t.Context()
-	c := newCache(t)
 	src := t.TempDir()
 	tree := map[string]node{}
 	for i := range 20 {
@@ -378,7 +390,7 @@ func TestConcurrentStores(t *testing.T) {
 				return
 			default:
 			}
-			if _, err := c.Evict(ctx); err != nil {
+			if _, err := evictor.Evict(ctx); err != nil {
 				evictErr = err
 				return
 			}
@@ -420,5 +432,43 @@ func TestConcurrentStores(t *testing.T) {
 	assert.Equal(t, int64(80), st.Hits)
 	ents, err := os.ReadDir(filepath.Join(c.Dir(), "tmp"))
 	require.NoError(t, err)
-	assert.Len(t, ents, 1, "only the live work directory remains in tmp/")
+	for _, e := range ents {
+		left, err := os.ReadDir(filepath.Join(c.Dir(), "tmp", e.Name()))
+		require.NoError(t, err)
+		assert.Empty(t, left, "no temporary file is left behind")
+	}
+}
+
+func TestRestoreMissingBlob(t *testing.T) {
+	ctx := t.Context()
+	c := newCache(t)
+	src := t.TempDir()
+	writeTree(t, src, map[string]node{"f": file(0o644, "data")})
+	key := keyOf("k")
+	m, err := c.Store(ctx, key, "p", src, nil, 0)
+	require.NoError(t, err)
+
+	t.Run("blob lost", func(t *testing.T) {
+		require.NoError(t, os.Remove(blobPath(c, m.Files[0].Digest)))
+		_, err := c.Restore(ctx, m, t.TempDir())
+		require.ErrorIs(t, err, cache.ErrCorrupt)
+		st, err := c.Stats(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), st.Corrupt)
+		_, err = c.Lookup(ctx, key)
+		require.ErrorIs(t, err, cache.ErrNotFound, "the broken entry was dropped")
+	})
+
+	t.Run("entry evicted after lookup", func(t *testing.T) {
+		m, err := c.Store(ctx, key, "p", src, nil, 0)
+		require.NoError(t, err)
+		m, err = c.Lookup(ctx, m.Key)
+		require.NoError(t, err)
+		require.NoError(t, c.Clear(ctx))
+		_, err = c.Restore(ctx, m, t.TempDir())
+		require.ErrorIs(t, err, cache.ErrNotFound)
+		st, err := c.Stats(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), st.Corrupt, "an eviction is not corruption")
+	})
 }

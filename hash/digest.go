@@ -106,3 +106,19 @@ func (d *Digest) UnmarshalText(b []byte) error {
 	*d = p
 	return nil
 }
+
+// Keyed returns the BLAKE3 keyed hash of b under a 32-byte key; a key of
+// another length is first hashed down to 32 bytes. Without the key the
+// digest reveals nothing about b, even when b is short and guessable.
+func Keyed(key, b []byte) Digest {
+	if len(key) != Size {
+		k := blake3.Sum256(key)
+		key = k[:]
+	}
+	h, err := blake3.NewKeyed(key)
+	if err != nil {
+		panic(err) // unreachable: the key has the right length
+	}
+	h.Write(b)
+	return FromHash(h)
+}

@@ -142,3 +142,11 @@ func BenchmarkRawXXH3(b *testing.B) {
 		}
 	}
 }
+
+func TestKeyed(t *testing.T) {
+	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	assert.Equal(t, hash.Keyed(k1, []byte("production")), hash.Keyed(k1, []byte("production")))
+	assert.NotEqual(t, hash.Keyed(k1, []byte("production")), hash.Keyed(k2, []byte("production")))
+	assert.NotEqual(t, hash.Sum([]byte("production")), hash.Keyed(k1, []byte("production")))
+	assert.NotPanics(t, func() { hash.Keyed([]byte("short"), nil) })
+}

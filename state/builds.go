@@ -23,16 +23,16 @@ const buildColumns = `b.id, b.status, b.requester, b.priority, b.targets, b.forc
 	b.created_at, b.started_at, b.finished_at, b.duration_ms, b.error`
 
 // resultColumns are the columns scanResult reads after build_id, in order.
-const resultColumns = `package, tier, status, digest, duration_ms, error, reason, cache_source, started_at`
+const resultColumns = `package, tier, status, digest, duration_ms, error, reason, cache_source, started_at, saved_ms`
 
 // upsertResultSQL inserts a package result or replaces the one recorded for
 // the same package of the same build, keeping its position.
 const upsertResultSQL = `INSERT INTO package_results (build_id, ` + resultColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (build_id, package) DO UPDATE SET
 		tier = excluded.tier, status = excluded.status, digest = excluded.digest,
 		duration_ms = excluded.duration_ms, error = excluded.error, reason = excluded.reason,
-		cache_source = excluded.cache_source, started_at = excluded.started_at`
+		cache_source = excluded.cache_source, started_at = excluded.started_at, saved_ms = excluded.saved_ms`
 
 // CreateBuild records a new build owned by this handle. Its status must be
 // queued (the default when empty) or running; a zero CreatedAt is set to the
@@ -205,7 +205,7 @@ func putResults(ctx context.Context, tx *sql.Tx, id string, results []PackageRes
 	defer stmt.Close()
 	for _, r := range results {
 		if _, err := stmt.ExecContext(ctx, id, r.Package, r.Tier, r.Status, digestArg(r.Digest), r.DurationMs,
-			r.Error, r.Reason, r.CacheSource, nanos(r.StartedAt)); err != nil {
+			r.Error, r.Reason, r.CacheSource, nanos(r.StartedAt), r.SavedMs); err != nil {
 			return fmt.Errorf("package %s: %w", r.Package, err)
 		}
 	}
@@ -413,7 +413,7 @@ func loadResults(ctx context.Context, tx *sql.Tx, builds []Build) error {
 			started int64
 		)
 		if err := rows.Scan(&id, &r.Package, &r.Tier, &r.Status, &digest, &r.DurationMs,
-			&r.Error, &r.Reason, &r.CacheSource, &started); err != nil {
+			&r.Error, &r.Reason, &r.CacheSource, &started, &r.SavedMs); err != nil {
 			return fmt.Errorf("load package results: %w", err)
 		}
 		if r.Digest, err = scanDigest(digest); err != nil {

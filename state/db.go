@@ -43,6 +43,12 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives migration and recovery messages; nil discards them.
 	Logger *slog.Logger
+	// ReadOnly opens the database without writing anything to it, or
+	// beside it: no migration, no instance registration, no recovery.
+	// Writes return [ErrReadOnly]. A missing file reads as an empty
+	// database. It serves dry runs, which must leave the workspace as it
+	// was.
+	ReadOnly bool
 }
 
 // DB is the SQLite implementation of [Store]. It is safe for concurrent use
@@ -55,8 +61,9 @@ type DB struct {
 	now      func() time.Time
 	logger   *slog.Logger
 
-	writer  *sql.DB // one connection: writes are serialised in-process
-	readers *sql.DB // read-only pool
+	writer   *sql.DB // one connection: writes are serialised in-process
+	readers  *sql.DB // read-only pool
+	readOnly bool
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -71,6 +78,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	if opts.ReadOnly {
+		return openReadOnly(ctx, abs, opts)
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
@@ -139,6 +149,60 @@ func (db *DB) open(ctx context.Context) error {
 	return db.register(ctx)
 }
 
+// openReadOnly opens path for reading only. Without a WAL file beside it
+// (no writer has it open) the file is opened immutable, so SQLite creates
+// no -wal or -shm file either.
+func openReadOnly(ctx context.Context, abs string, opts Options) (*DB, error) {
+	db := &DB{path: abs, now: opts.Now, logger: opts.Logger, readOnly: true, pid: os.Getpid()}
+	if db.now == nil {
+		db.now = time.Now
+	}
+	if db.logger == nil {
+		db.logger = slog.New(slog.DiscardHandler)
+	}
+	ms := strconv.FormatInt(busyTimeout.Milliseconds(), 10)
+	var err error
+	switch _, statErr := os.Stat(abs); {
+	case errors.Is(statErr, os.ErrNotExist):
+		// An empty schema in memory: every read finds nothing.
+		db.readers, err = sql.Open("sqlite", "file:readonly-empty?mode=memory")
+		if err == nil {
+			db.readers.SetMaxOpenConns(1)
+			db.readers.SetConnMaxIdleTime(0)
+			db.readers.SetConnMaxLifetime(0)
+			err = migrate(ctx, db.readers, migrationFS, db.logger)
+		}
+	case statErr != nil:
+		err = statErr
+	default:
+		params := []string{"mode=ro", "_pragma=busy_timeout(" + ms + ")"}
+		if fi, werr := os.Stat(abs + "-wal"); werr != nil || fi.Size() == 0 {
+			params = append(params, "immutable=1")
+		}
+		db.readers, err = sql.Open("sqlite", dsn(abs, params...))
+		if err == nil {
+			db.readers.SetMaxOpenConns(readConns)
+			var v int
+			if err = db.readers.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err == nil {
+				known, lerr := loadMigrations(migrationFS)
+				switch {
+				case lerr != nil:
+					err = lerr
+				case v > len(known):
+					err = fmt.Errorf("schema version %d, this program knows up to %d: %w", v, len(known), ErrSchemaTooNew)
+				case v < len(known):
+					err = fmt.Errorf("schema version %d is older than this program's %d: run a build once to upgrade it", v, len(known))
+				}
+			}
+		}
+	}
+	if err != nil {
+		db.closeConns()
+		return nil, fmt.Errorf("open state %s read-only: %w", abs, err)
+	}
+	return db, nil
+}
+
 // dsn builds a modernc.org/sqlite URI for path with the given parameters.
 func dsn(path string, params ...string) string {
 	// EscapedPath percent-encodes '?', '#', '%' and spaces, which SQLite's
@@ -163,6 +227,11 @@ func (db *DB) Path() string { return db.path }
 // afterwards return [ErrClosed].
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		if db.readOnly {
+			db.closed.Store(true)
+			db.closeErr = db.closeConns()
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*busyTimeout)
 		defer cancel()
 		err := db.update(ctx, func(tx *sql.Tx) error { return db.unregister(ctx, tx) })
@@ -192,6 +261,9 @@ func (db *DB) closeConns() error {
 func (db *DB) update(ctx context.Context, fn func(*sql.Tx) error) error {
 	if db.closed.Load() {
 		return ErrClosed
+	}
+	if db.readOnly {
+		return ErrReadOnly
 	}
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {

@@ -28,6 +28,8 @@ var (
 	// ErrSchemaTooNew is returned by [Open] when the database was written by
 	// a newer version of BuildNet, with a schema this one does not know.
 	ErrSchemaTooNew = errors.New("state: database schema is newer than this program")
+	// ErrReadOnly is returned by writes on a database opened read-only.
+	ErrReadOnly = errors.New("state: database opened read-only")
 	// ErrClosed is returned by methods called after [DB.Close].
 	ErrClosed = errors.New("state: database closed")
 )
@@ -100,6 +102,9 @@ type PackageResult struct {
 	// CacheSource is local or remote when outputs came from a cache.
 	CacheSource string    `json:"cache_source,omitempty"`
 	StartedAt   time.Time `json:"started_at,omitzero"`
+	// SavedMs is how long the original build of a restored package took:
+	// the time the cache saved.
+	SavedMs int64 `json:"saved_ms,omitempty"`
 }
 
 // Query selects builds for [DB.Builds]. The zero Query lists the newest 50
@@ -155,6 +160,16 @@ type Store interface {
 	// PruneBuilds keeps the newest keep finished builds and deletes the
 	// older ones with their results and logs, returning how many it deleted.
 	PruneBuilds(ctx context.Context, keep int) (int, error)
+	// PutManifest stores the input manifest behind a package's digest;
+	// storing the same digest again is a no-op.
+	PutManifest(ctx context.Context, pkg string, digest hash.Digest, data []byte) error
+	// Manifest returns the manifest stored for digest, or ErrNotFound.
+	Manifest(ctx context.Context, digest hash.Digest) (pkg string, data []byte, err error)
+	// PruneManifests keeps the newest keep manifests of each package.
+	PruneManifests(ctx context.Context, keep int) (int, error)
+	// Secret returns a random key that is created once per database and
+	// never leaves it (the engine keys hashes of environment values with it).
+	Secret(ctx context.Context) ([]byte, error)
 }
 
 var _ Store = (*DB)(nil)
