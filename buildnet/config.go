@@ -79,6 +79,8 @@ type Workspace struct {
 	Env []string `json:"env,omitempty"`
 	// Cache configures the local cache.
 	Cache CacheConfig `json:"cache"`
+	// History bounds what the state keeps.
+	History HistoryConfig `json:"history,omitzero"`
 	// Packages lists the workspace's packages. Required.
 	Packages []Package `json:"packages"`
 }
@@ -92,6 +94,29 @@ type CacheConfig struct {
 	MaxSize ByteSize `json:"max_size,omitempty"`
 	// MaxAge evicts entries unused for longer ("168h"); "" means never.
 	MaxAge Duration `json:"max_age,omitempty"`
+}
+
+// HistoryConfig bounds the build history and the input manifests kept.
+type HistoryConfig struct {
+	// Builds is how many finished builds are kept; 0 means 1000.
+	Builds int `json:"builds,omitempty"`
+	// Manifests is how many input manifests are kept per package, for
+	// `why` and `diff`; 0 means 20.
+	Manifests int `json:"manifests,omitempty"`
+}
+
+func (h HistoryConfig) keepBuilds() int {
+	if h.Builds <= 0 {
+		return 1000
+	}
+	return h.Builds
+}
+
+func (h HistoryConfig) keepManifests() int {
+	if h.Manifests <= 0 {
+		return 20
+	}
+	return h.Manifests
 }
 
 // Package is one buildable package of the workspace.

@@ -42,6 +42,10 @@ type Config struct {
 	// values of the env vars the workspace hashes; nil means the current
 	// process's environment.
 	Env []string `json:"env,omitempty"`
+	// ReadOnly opens the state without writing to it and no cache: such
+	// an engine can only [Engine.Plan]. A dry run uses it so that the
+	// workspace stays byte for byte as it was.
+	ReadOnly bool `json:"read_only,omitempty"`
 
 	// Store persists state; nil means SQLite at <StateDir>/state.db.
 	Store state.Store `json:"-"`
@@ -60,7 +64,9 @@ type Engine struct {
 	log      *slog.Logger
 	store    state.Store
 	ownStore bool
-	cache    *cache.Cache
+	cache    *cache.Cache // nil when read-only
+	cacheDir string
+	readOnly bool
 	hasher   *hash.Hasher
 	bus      *bus
 
@@ -79,6 +85,7 @@ type Engine struct {
 	runs        map[string]*run
 	latest      map[string]state.PackageState // written by this engine
 	evicting    bool
+	secret      []byte
 }
 
 // Open validates cfg, reads the workspace configuration and opens the
@@ -117,6 +124,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{
 		root:     root,
 		stateDir: stateDir,
+		readOnly: cfg.ReadOnly,
 		env:      cfg.Env,
 		log:      cfg.Logger,
 		store:    cfg.Store,
@@ -148,9 +156,6 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		e.concurrency = runtime.NumCPU()
 	}
 	e.execSem = make(chan struct{}, e.concurrency)
-	if err := os.MkdirAll(stateDir, 0o755); err != nil {
-		return nil, fmt.Errorf("open engine: %w", err)
-	}
 	cacheDir := ws.Cache.Dir
 	switch {
 	case cacheDir == "":
@@ -158,18 +163,26 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	case !filepath.IsAbs(cacheDir):
 		cacheDir = filepath.Join(root, filepath.FromSlash(cacheDir))
 	}
-	maxSize := int64(ws.Cache.MaxSize)
-	if maxSize == 0 {
-		maxSize = DefaultMaxCacheSize
-	}
-	e.cache, err = cache.Open(cacheDir, cache.Options{MaxSize: maxSize, MaxAge: time.Duration(ws.Cache.MaxAge), Logger: e.log.With("component", "cache")})
-	if err != nil {
-		return nil, fmt.Errorf("open engine: %w", err)
+	e.cacheDir = cacheDir
+	if !e.readOnly {
+		if err := os.MkdirAll(stateDir, 0o755); err != nil {
+			return nil, fmt.Errorf("open engine: %w", err)
+		}
+		maxSize := int64(ws.Cache.MaxSize)
+		if maxSize == 0 {
+			maxSize = DefaultMaxCacheSize
+		}
+		e.cache, err = cache.Open(cacheDir, cache.Options{MaxSize: maxSize, MaxAge: time.Duration(ws.Cache.MaxAge), Logger: e.log.With("component", "cache")})
+		if err != nil {
+			return nil, fmt.Errorf("open engine: %w", err)
+		}
 	}
 	if e.store == nil {
-		db, err := state.Open(ctx, filepath.Join(stateDir, "state.db"), state.Options{Logger: e.log.With("component", "state")})
+		db, err := state.Open(ctx, filepath.Join(stateDir, "state.db"), state.Options{Logger: e.log.With("component", "state"), ReadOnly: e.readOnly})
 		if err != nil {
-			e.cache.Close()
+			if e.cache != nil {
+				e.cache.Close()
+			}
 			return nil, fmt.Errorf("open engine: %w", err)
 		}
 		e.store, e.ownStore = db, true
@@ -193,8 +206,10 @@ func (e *Engine) Close() error {
 	e.wg.Wait()
 	e.bus.close()
 	var errs []error
-	if err := e.cache.Close(); err != nil {
-		errs = append(errs, err)
+	if e.cache != nil {
+		if err := e.cache.Close(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if e.ownStore {
 		if c, ok := e.store.(interface{ Close() error }); ok {
@@ -215,8 +230,11 @@ func (e *Engine) StateDir() string { return e.stateDir }
 // Store returns the state store.
 func (e *Engine) Store() state.Store { return e.store }
 
-// Cache returns the local cache.
+// Cache returns the local cache; nil for a read-only engine.
 func (e *Engine) Cache() *cache.Cache { return e.cache }
+
+// ErrReadOnly is returned for work a read-only engine cannot do.
+var ErrReadOnly = errors.New("buildnet: engine opened read-only")
 
 // Workspace returns a copy of the current configuration.
 func (e *Engine) Workspace() Workspace {
@@ -250,11 +268,19 @@ func (e *Engine) Subscribe(ctx context.Context, buffer int) *Subscription {
 func (e *Engine) Publish(ev Event) Event { return e.bus.publish(ev) }
 
 // CacheStats reports the local cache's statistics.
-func (e *Engine) CacheStats(ctx context.Context) (cache.Stats, error) { return e.cache.Stats(ctx) }
+func (e *Engine) CacheStats(ctx context.Context) (cache.Stats, error) {
+	if e.cache == nil {
+		return cache.Stats{}, ErrReadOnly
+	}
+	return e.cache.Stats(ctx)
+}
 
 // ClearCache empties the local cache and publishes [EventCacheCleared].
 // Package state is kept, so unchanged packages still skip.
 func (e *Engine) ClearCache(ctx context.Context) error {
+	if e.cache == nil {
+		return ErrReadOnly
+	}
 	if err := e.cache.Clear(ctx); err != nil {
 		return fmt.Errorf("clear cache: %w", err)
 	}
@@ -347,16 +373,145 @@ func newBuildID(t time.Time) string {
 	return t.UTC().Format("20060102-150405.000000") + "-" + hex.EncodeToString(b[:])
 }
 
-// selection resolves requested names (and their dependencies) against g.
-func selection(g *graph.Graph, names []string) ([]string, error) {
+// Plan computes what a build of req would do — each package's digest,
+// tier and reasons — without running anything or writing anything: not
+// the outputs, not the cache, not the state. A later build with nothing
+// changed in between gets exactly the planned tiers (a command that fails
+// aside).
+func (e *Engine) Plan(ctx context.Context, req Request) (*BuildResult, error) {
+	req.DryRun = true
+	return e.Build(ctx, req)
+}
+
+// Select returns the packages req names, in build order, with their
+// dependencies, and any warning (such as a fallback to every package).
+func (e *Engine) Select(ctx context.Context, req Request) ([]string, []string, error) {
+	e.mu.Lock()
+	ws, g := e.ws, e.graph
+	e.mu.Unlock()
+	return e.selectPackages(ctx, ws, g, req)
+}
+
+// Affected returns the packages whose inputs changed in rng and their
+// dependents, in build order, without their dependencies.
+func (e *Engine) Affected(ctx context.Context, rng GitRange) ([]string, []string, error) {
+	e.mu.Lock()
+	ws, g := e.ws, e.graph
+	e.mu.Unlock()
+	return e.affected(ctx, ws, g, rng)
+}
+
+func (e *Engine) affected(ctx context.Context, ws *Workspace, g *graph.Graph, rng GitRange) ([]string, []string, error) {
+	files, shallow, err := changedFiles(ctx, e.root, rng)
+	if err != nil {
+		return nil, nil, err
+	}
+	base := rng.Base
+	if base == "" {
+		base = "main"
+	}
+	if shallow {
+		return g.Topo(), []string{fmt.Sprintf("shallow clone: history does not reach %s, so every package is selected (fetch more history with `git fetch --unshallow` or a deeper checkout)", base)}, nil
+	}
+	changed, all := owners(ws, files)
+	if all {
+		return g.Topo(), []string{"a global input or the configuration changed: every package is affected"}, nil
+	}
+	if len(changed) == 0 {
+		return []string{}, nil, nil
+	}
+	aff, err := g.Affected(changed...)
+	return aff, nil, err
+}
+
+// selectPackages resolves req's selection against g: names, filters and
+// affected packages, then their dependencies, in build order.
+func (e *Engine) selectPackages(ctx context.Context, ws *Workspace, g *graph.Graph, req Request) ([]string, []string, error) {
+	var warnings []string
+	var names []string
+	narrowed := false
+	if len(req.Packages) > 0 {
+		for _, n := range req.Packages {
+			if !g.Has(n) {
+				return nil, nil, e.unknown(n)
+			}
+		}
+		names, narrowed = slices.Clone(req.Packages), true
+	}
+	if len(req.Filters) > 0 {
+		sel, err := SelectFilters(ws, g, req.Filters)
+		if err != nil {
+			return nil, nil, err
+		}
+		names, narrowed = intersect(names, sel, narrowed), true
+	}
+	if req.Affected != nil {
+		aff, w, err := e.affected(ctx, ws, g, *req.Affected)
+		if err != nil {
+			return nil, nil, err
+		}
+		warnings = append(warnings, w...)
+		names, narrowed = intersect(names, aff, narrowed), true
+	}
+	if !narrowed {
+		return g.Topo(), warnings, nil
+	}
 	if len(names) == 0 {
-		return g.Topo(), nil
+		return []string{}, warnings, nil
 	}
 	sel, err := g.Closure(names...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnknownPackage, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnknownPackage, err)
 	}
-	return sel, nil
+	return sel, warnings, nil
+}
+
+// intersect narrows a selection: the first narrowing takes b as it is.
+func intersect(a, b []string, narrowed bool) []string {
+	if !narrowed {
+		return slices.Clone(b)
+	}
+	var out []string
+	for _, n := range a {
+		if slices.Contains(b, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// secretKey returns the key that hashes env values in manifests.
+func (e *Engine) secretKey(ctx context.Context) ([]byte, error) {
+	e.mu.Lock()
+	k := e.secret
+	e.mu.Unlock()
+	if k != nil {
+		return k, nil
+	}
+	k, err := e.store.Secret(ctx)
+	if errors.Is(err, state.ErrNotFound) {
+		return []byte{}, nil // read-only and never written: nothing to compare with
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read workspace key: %w", err)
+	}
+	e.mu.Lock()
+	e.secret = k
+	e.mu.Unlock()
+	return k, nil
+}
+
+// prune trims build history and input manifests to the configured depth.
+func (e *Engine) prune(ctx context.Context) {
+	e.mu.Lock()
+	h := e.ws.History
+	e.mu.Unlock()
+	if _, err := e.store.PruneBuilds(ctx, h.keepBuilds()); err != nil {
+		e.log.Warn("prune build history", "err", err)
+	}
+	if _, err := e.store.PruneManifests(ctx, h.keepManifests()); err != nil {
+		e.log.Warn("prune input manifests", "err", err)
+	}
 }
 
 func (ws *Workspace) graph() (*graph.Graph, error) {
@@ -422,3 +577,7 @@ func (p *Package) dir(root string) string { return filepath.Join(root, filepath.
 func (p *Package) outDir(root string) string {
 	return filepath.Join(root, filepath.FromSlash(p.OutputDir))
 }
+
+// peekCache is cache.Peek, kept in one place for the engine's read-only
+// lookups.
+func peekCache(dir string, d hash.Digest) (*cache.Manifest, error) { return cache.Peek(dir, d) }

@@ -2,6 +2,7 @@ package buildnet
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -31,34 +32,40 @@ const failTail = 20
 
 // run is one build.
 type run struct {
-	e       *Engine
-	id      string
-	req     Request
-	ws      *Workspace
-	g       *graph.Graph
-	sel     []string
-	ctx     context.Context
-	cancel  context.CancelCauseFunc
-	done    chan struct{}
-	result  *BuildResult
-	started time.Time
-	pkgs    map[string]*pkgRun
-	states  map[string]state.PackageState
-	globals hash.Digest
+	e           *Engine
+	id          string
+	req         Request
+	ws          *Workspace
+	g           *graph.Graph
+	sel         []string
+	ctx         context.Context
+	cancel      context.CancelCauseFunc
+	done        chan struct{}
+	result      *BuildResult
+	started     time.Time
+	pkgs        map[string]*pkgRun
+	states      map[string]state.PackageState
+	globals     hash.Digest
+	globalFiles []hash.File
+	secret      []byte // keys the hashes of env values in manifests
+	dry         bool   // a plan: nothing runs, nothing is written
+	warnings    []string
 
-	// mu guards pending and logs.
-	mu      sync.Mutex
-	pending []state.PackageState
-	logs    map[string][]byte
+	// mu guards pending, logs and manifests.
+	mu        sync.Mutex
+	pending   []state.PackageState
+	logs      map[string][]byte
+	manifests map[string]*InputManifest // by digest, computed in this run
 }
 
 type pkgRun struct {
-	p       *Package
-	done    chan struct{}
-	res     PackageResult
-	digest  hash.Digest
-	sources []hash.File
-	outputs []hash.File
+	p        *Package
+	done     chan struct{}
+	res      PackageResult
+	digest   hash.Digest
+	sources  []hash.File
+	outputs  []hash.File
+	manifest *InputManifest // nil when the package was not hashed
 }
 
 // Start begins a build in the background. The build is recorded before
@@ -70,21 +77,39 @@ func (e *Engine) Start(req Request) (*run, error) {
 		return nil, ErrClosed
 	}
 	ws, g := e.ws, e.graph
-	sel, err := selection(g, req.Packages)
-	if err != nil {
+	if e.readOnly && !req.DryRun {
 		e.mu.Unlock()
+		return nil, ErrReadOnly
+	}
+	e.mu.Unlock()
+	sel, warnings, err := e.selectPackages(e.ctx, ws, g, req)
+	if err != nil {
 		return nil, err
 	}
 	now := time.Now()
 	r := &run{
-		e: e, id: newBuildID(now), req: req, ws: ws, g: g, sel: sel,
+		e: e, id: newBuildID(now), req: req, ws: ws, g: g, sel: sel, dry: req.DryRun, warnings: warnings,
 		done: make(chan struct{}), started: now,
-		pkgs: make(map[string]*pkgRun, len(sel)), logs: map[string][]byte{},
+		pkgs: make(map[string]*pkgRun, len(sel)), logs: map[string][]byte{}, manifests: map[string]*InputManifest{},
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, ErrClosed
 	}
 	r.ctx, r.cancel = context.WithCancelCause(e.ctx)
-	e.runs[r.id] = r
+	if !r.dry {
+		e.runs[r.id] = r
+	}
 	e.wg.Add(1)
 	e.mu.Unlock()
+	if r.dry {
+		go func() {
+			defer e.wg.Done()
+			r.execute()
+		}()
+		return r, nil
+	}
 
 	err = e.store.CreateBuild(e.ctx, state.Build{
 		ID: r.id, Status: string(StatusRunning), Requester: req.Requester, Priority: req.Priority,
@@ -105,9 +130,15 @@ func (e *Engine) Start(req Request) (*run, error) {
 	return r, nil
 }
 
+// publish sends ev to subscribers; a plan publishes nothing.
+func (r *run) publish(ev Event) {
+	if !r.dry {
+		r.e.bus.publish(ev)
+	}
+}
+
 func (r *run) execute() {
-	e := r.e
-	e.bus.publish(Event{Type: EventBuildStart, BuildID: r.id, Packages: r.sel, Requester: r.req.Requester})
+	r.publish(Event{Type: EventBuildStart, BuildID: r.id, Packages: r.sel, Requester: r.req.Requester})
 	for _, name := range r.sel {
 		r.pkgs[name] = &pkgRun{p: r.ws.pkg(name), done: make(chan struct{})}
 	}
@@ -147,6 +178,9 @@ func (r *run) prepare() error {
 	}
 	e.mu.Unlock()
 	r.states = states
+	if r.secret, err = e.secretKey(r.ctx); err != nil {
+		return err
+	}
 	if len(r.ws.GlobalInputs) == 0 {
 		return nil
 	}
@@ -173,6 +207,7 @@ func (r *run) prepare() error {
 		d.field("file", []byte(f.Path), f.Sum[:])
 	}
 	r.globals = hash.FromHash(h)
+	r.globalFiles = files
 	if len(read) > 0 || prev == nil || !sameStats(prev.sources, files) {
 		snap := &snapshot{sources: files}
 		r.addPending(state.PackageState{Name: globalsKey, Digest: r.globals, Snapshot: snap.encode(), UpdatedAt: time.Now()})
@@ -189,6 +224,9 @@ func fileMap(files []hash.File) map[string]hash.File {
 }
 
 func (r *run) addPending(st state.PackageState) {
+	if r.dry {
+		return
+	}
 	r.mu.Lock()
 	r.pending = append(r.pending, st)
 	r.mu.Unlock()
@@ -230,7 +268,7 @@ func (r *run) runPackage(pr *pkgRun, scanSem chan struct{}) {
 		r.complete(pr, PackageResult{Status: StatusFailed, Error: err.Error()})
 		return
 	}
-	e.bus.publish(Event{Type: EventPackageStart, BuildID: r.id, Package: p.Name})
+	r.publish(Event{Type: EventPackageStart, BuildID: r.id, Package: p.Name})
 	start := time.Now()
 	res := r.decide(pr)
 	res.DurationMs = time.Since(start).Milliseconds()
@@ -260,19 +298,23 @@ func (r *run) complete(pr *pkgRun, res PackageResult) {
 	}
 	pr.res = res
 	d := res.DurationMs
-	r.e.bus.publish(Event{
+	r.publish(Event{
 		Type: EventPackageComplete, BuildID: r.id, Package: res.Name, Tier: res.Tier, Status: res.Status,
 		DurationMs: &d, Digest: res.Digest, Error: res.Error, Reason: res.Reason,
 	})
 }
 
-// envValues returns the hashed environment of p: names sorted, with
-// whether each is set and its value.
-func (r *run) envDigest(d digester, p *Package) {
+// envNames returns the env vars hashed for p, sorted.
+func (r *run) envNames(p *Package) []string {
 	names := slices.Concat(r.ws.Env, p.Env)
 	slices.Sort(names)
-	names = slices.Compact(names)
-	for _, n := range names {
+	return slices.Compact(names)
+}
+
+// envDigest adds p's hashed environment to d: names sorted, with whether
+// each is set and its value.
+func (r *run) envDigest(d digester, p *Package) {
+	for _, n := range r.envNames(p) {
 		v, ok := r.e.envMap[n]
 		set := []byte{0}
 		if ok {
@@ -375,23 +417,22 @@ func (r *run) decide(pr *pkgRun) PackageResult {
 				return PackageResult{Status: StatusFailed, Error: err.Error()}
 			}
 			pr.digest = r.inputDigest(p, pr.sources, deps)
+			pr.manifest = r.manifest(p, pr.digest, pr.sources, deps)
+			r.mu.Lock()
+			r.manifests[pr.manifest.Digest] = pr.manifest
+			r.mu.Unlock()
 			if f == nil && !r.req.Force && hasPrev && pr.digest == prevState.Digest && sameStats(prev.outputs, pr.outputs) {
 				snap := &snapshot{configKey: cfgKey, deps: deps, sources: pr.sources, outputs: pr.outputs}
 				r.addPending(state.PackageState{Name: p.Name, Digest: pr.digest, Snapshot: snap.encode(), UpdatedAt: time.Now()})
 				return PackageResult{Tier: TierHashSkip, Status: StatusSuccess, Reason: &Reason{Kind: ReasonUnchangedContent}}
 			}
 		}
-		reason := &Reason{Kind: ReasonInputsChanged}
-		switch {
-		case r.req.Force:
-			reason = &Reason{Kind: ReasonForced}
-		case !hasPrev:
-			reason = &Reason{Kind: ReasonNoPreviousBuild}
-		case pr.digest == prevState.Digest:
-			reason = &Reason{Kind: ReasonOutputsMissing}
+		reasons := r.reasons(pr, prevState, hasPrev)
+		if r.dry {
+			return r.predict(pr, reasons)
 		}
 		job := &execJob{
-			run: r, p: p, digest: pr.digest, force: r.req.Force, reason: reason,
+			run: r, p: p, digest: pr.digest, force: r.req.Force, reasons: reasons, manifest: pr.manifest,
 			snap: snapshot{configKey: cfgKey, deps: deps, sources: pr.sources},
 		}
 		res, err := e.join(r.ctx, p.Name, pr.digest, job.execute)
@@ -420,10 +461,47 @@ func (r *run) decide(pr *pkgRun) PackageResult {
 	}
 }
 
+// reasons says why pr cannot skip: what differs from the previous
+// successful run.
+func (r *run) reasons(pr *pkgRun, prev state.PackageState, hasPrev bool) []Reason {
+	switch {
+	case r.req.Force:
+		return []Reason{{Kind: ReasonForced}}
+	case !hasPrev:
+		return []Reason{{Kind: ReasonNoPreviousBuild}}
+	case pr.digest == prev.Digest:
+		return []Reason{{Kind: ReasonOutputsMissing}}
+	case pr.manifest == nil:
+		return []Reason{{Kind: ReasonInputsChanged}}
+	}
+	old, err := r.manifestFor(r.ctx, prev.Digest.String())
+	if err != nil {
+		return []Reason{{Kind: ReasonInputsChanged, Message: "the previous run's manifest is no longer kept"}}
+	}
+	rs := diffManifests(r.ctx, old, pr.manifest, r.manifestFor, 0)
+	if len(rs) == 0 {
+		rs = []Reason{{Kind: ReasonInputsChanged}}
+	}
+	return rs
+}
+
+// predict is a plan's answer for a package that cannot skip: restored
+// when the cache has its digest, else built.
+func (r *run) predict(pr *pkgRun, reasons []Reason) PackageResult {
+	if !r.req.Force {
+		if m, err := peekCache(r.e.cacheDir, pr.digest); err == nil {
+			hit := Reason{Kind: ReasonCacheHit, Source: "local"}
+			return PackageResult{Tier: TierCacheRestore, Status: StatusSuccess, CacheSource: "local",
+				Reason: &hit, Reasons: append([]Reason{hit}, reasons...), SavedMs: m.DurationMs}
+		}
+	}
+	return PackageResult{Tier: TierFullBuild, Status: StatusSuccess, Reason: &reasons[0], Reasons: reasons}
+}
+
 // finish records the build's outcome and publishes build:complete.
 func (r *run) finish(buildErr error) {
 	e := r.e
-	res := &BuildResult{ID: r.id, StartedAt: r.started, Requester: r.req.Requester, Status: StatusSuccess}
+	res := &BuildResult{ID: r.id, StartedAt: r.started, Requester: r.req.Requester, Status: StatusSuccess, DryRun: r.dry, Warnings: r.warnings}
 	for _, name := range r.sel {
 		pr := r.pkgs[name]
 		res.Packages = append(res.Packages, pr.res)
@@ -454,6 +532,12 @@ func (r *run) finish(buildErr error) {
 		res.Error = "failed: " + strings.Join(failed, ", ")
 	}
 	res.DurationMs = time.Since(r.started).Milliseconds()
+	if r.dry {
+		r.result = res
+		r.cancel(nil)
+		close(r.done)
+		return
+	}
 
 	// Bookkeeping outlives the build's own context: completed work is
 	// recorded even when the build was cancelled or the engine closes.
@@ -478,11 +562,14 @@ func (r *run) finish(buildErr error) {
 	if err := e.store.FinishBuild(ctx, r.id, string(res.Status), res.Error, time.Now(), results); err != nil {
 		e.log.Error("record build", "build", r.id, "err", err)
 	}
+	if len(r.logs) > 0 {
+		e.prune(ctx)
+	}
 	r.result = res
 	e.mu.Lock()
 	delete(e.runs, r.id)
 	e.mu.Unlock()
-	e.bus.publish(Event{Type: EventBuildComplete, BuildID: r.id, Status: res.Status, Result: res, Requester: r.req.Requester})
+	r.publish(Event{Type: EventBuildComplete, BuildID: r.id, Status: res.Status, Result: res, Requester: r.req.Requester})
 	r.cancel(nil)
 	close(r.done)
 }
@@ -495,9 +582,11 @@ func toStateResult(p PackageResult, started time.Time) state.PackageResult {
 	if d, err := hash.ParseDigest(p.Digest); err == nil {
 		sr.Digest = d
 	}
-	if p.Reason != nil {
-		sr.Reason = string(p.Reason.Kind)
+	sr.Reason = encodeReasons(p.Reasons)
+	if sr.Reason == "" && p.Reason != nil {
+		sr.Reason = encodeReasons([]Reason{*p.Reason})
 	}
+	sr.SavedMs = p.SavedMs
 	return sr
 }
 
@@ -518,12 +607,13 @@ func (e *Engine) latestState(name string) (state.PackageState, bool) {
 
 // execJob restores or builds one package for a flight.
 type execJob struct {
-	run    *run // the build that started the flight
-	p      *Package
-	digest hash.Digest
-	force  bool
-	reason *Reason
-	snap   snapshot
+	run      *run // the build that started the flight
+	p        *Package
+	digest   hash.Digest
+	force    bool
+	reasons  []Reason
+	manifest *InputManifest
+	snap     snapshot
 }
 
 type flightResult struct {
@@ -548,7 +638,7 @@ func (j *execJob) execute(ctx context.Context) flightResult {
 	logBuf, tail, err := j.runCommands(ctx)
 	<-e.execSem
 	took := time.Since(start)
-	res := PackageResult{Tier: TierFullBuild, Reason: j.reason, Status: StatusSuccess}
+	res := PackageResult{Tier: TierFullBuild, Reason: &j.reasons[0], Reasons: j.reasons, Status: StatusSuccess}
 	if err != nil {
 		res.Status = StatusFailed
 		res.Error = err.Error()
@@ -594,16 +684,18 @@ func (j *execJob) restore(ctx context.Context, outDir string) (flightResult, boo
 		e.log.Warn("cached log unreadable", "pkg", p.Name, "err", err)
 	}
 	for _, line := range splitLines(logBuf) {
-		e.bus.publish(Event{Type: EventPackageOutput, BuildID: j.run.id, Package: p.Name, Stream: string(proc.Stdout), Line: line})
+		j.run.publish(Event{Type: EventPackageOutput, BuildID: j.run.id, Package: p.Name, Stream: string(proc.Stdout), Line: line})
 	}
 	outputs, err := scanOutputs(e.root, p)
 	if err != nil {
 		return flightResult{result: PackageResult{Tier: TierCacheRestore, Status: StatusFailed, Error: err.Error()}}, true
 	}
 	j.persist(outputs)
+	hit := Reason{Kind: ReasonCacheHit, Source: "local"}
 	return flightResult{
-		result: PackageResult{Tier: TierCacheRestore, Status: StatusSuccess, CacheSource: "local", Reason: &Reason{Kind: ReasonCacheHit, Source: "local"}},
-		log:    logBuf,
+		result: PackageResult{Tier: TierCacheRestore, Status: StatusSuccess, CacheSource: "local",
+			Reason: &hit, Reasons: append([]Reason{hit}, j.reasons...), SavedMs: m.DurationMs},
+		log: logBuf,
 	}, true
 }
 
@@ -629,6 +721,15 @@ func (j *execJob) persist(outputs []hash.File) {
 		return
 	}
 	e.remember(st)
+	if j.manifest != nil {
+		data, err := json.Marshal(j.manifest)
+		if err == nil {
+			err = e.store.PutManifest(ctx, j.p.Name, j.digest, data)
+		}
+		if err != nil {
+			e.log.Error("record input manifest", "pkg", j.p.Name, "err", err)
+		}
+	}
 }
 
 // runCommands runs the pre-build hook, the build command and the
@@ -647,7 +748,7 @@ func (j *execJob) runCommands(ctx context.Context) (logBuf []byte, tail []string
 			tail = tail[len(tail)-failTail:]
 		}
 		mu.Unlock()
-		e.bus.publish(Event{Type: EventPackageOutput, BuildID: j.run.id, Package: p.Name, Stream: string(s), Line: line})
+		j.run.publish(Event{Type: EventPackageOutput, BuildID: j.run.id, Package: p.Name, Stream: string(s), Line: line})
 	}
 	env := append(slices.Clip(e.env), "BUILDNET_PACKAGE="+p.Name, "BUILDNET_DIGEST="+j.digest.String())
 	steps := []struct{ name, cmd string }{{"pre_build hook", p.Hooks.PreBuild}, {"build_cmd", p.BuildCmd}, {"post_build hook", p.Hooks.PostBuild}}

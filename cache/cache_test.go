@@ -472,3 +472,24 @@ func TestRestoreMissingBlob(t *testing.T) {
 		assert.Equal(t, int64(1), st.Corrupt, "an eviction is not corruption")
 	})
 }
+
+func TestPeekChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	c, err := cache.Open(dir, cache.Options{})
+	require.NoError(t, err)
+	out := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(out, "a.txt"), []byte("a"), 0o644))
+	key := hash.Sum([]byte("peek"))
+	_, err = c.Store(t.Context(), key, "p", out, nil, time.Second)
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+
+	m, err := cache.Peek(dir, key)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1000), m.DurationMs)
+	_, err = cache.Peek(dir, hash.Sum([]byte("other")))
+	assert.ErrorIs(t, err, cache.ErrNotFound)
+	_, err = cache.Peek(filepath.Join(dir, "missing"), key)
+	assert.ErrorIs(t, err, cache.ErrNotFound)
+	assert.NoDirExists(t, filepath.Join(dir, "missing"))
+}
