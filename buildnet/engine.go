@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/musclemap/buildnet/cache"
@@ -69,6 +70,7 @@ type Engine struct {
 	readOnly bool
 	hasher   *hash.Hasher
 	bus      *bus
+	syscalls atomic.Int64 // file system calls made scanning sources and outputs
 
 	ctx    context.Context // ends when the engine closes
 	cancel context.CancelCauseFunc
@@ -86,6 +88,10 @@ type Engine struct {
 	latest      map[string]state.PackageState // written by this engine
 	evicting    bool
 	secret      []byte
+	watch       *watchState // nil unless Watch runs
+	// fixedConcurrency is set when Config.Concurrency overrides the
+	// workspace's setting.
+	fixedConcurrency bool
 }
 
 // Open validates cfg, reads the workspace configuration and opens the
@@ -149,6 +155,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	e.concurrency = cfg.Concurrency
+	e.fixedConcurrency = cfg.Concurrency > 0
 	if e.concurrency <= 0 {
 		e.concurrency = ws.Concurrency
 	}
@@ -254,6 +261,10 @@ func (e *Engine) Graph() *graph.Graph {
 // HasherCounters reports how many files the engine has read to hash
 // them since it opened.
 func (e *Engine) HasherCounters() hash.Counters { return e.hasher.Counters() }
+
+// StatCalls reports how many file system calls (lstat, open, getdents)
+// the engine has made scanning sources and outputs since it opened.
+func (e *Engine) StatCalls() int64 { return e.syscalls.Load() }
 
 // Subscribe returns a subscription to every event the engine publishes
 // from now on. buffer bounds the events held for a slow reader (0 means
@@ -550,12 +561,13 @@ func (ws *Workspace) pkg(name string) *Package {
 }
 
 // sourceSpec is the file set of a package's sources.
-func (p *Package) sourceSpec() fileset.Spec {
+func (p *Package) sourceSpec(calls *atomic.Int64) fileset.Spec {
 	return fileset.Spec{
 		Include:     p.Sources,
 		Dir:         p.Path,
 		ExcludeDirs: []string{p.OutputDir, ".buildnet"},
 		SkipHidden:  len(p.Sources) == 0,
+		Syscalls:    calls,
 	}
 }
 

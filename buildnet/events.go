@@ -52,6 +52,9 @@ type Event struct {
 
 	// build:complete
 	Result *BuildResult `json:"result,omitempty"`
+
+	// config:reloaded
+	Change *ConfigChange `json:"change,omitempty"`
 }
 
 // ErrSlowSubscriber ends a subscription whose buffer stayed full: the

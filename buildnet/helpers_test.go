@@ -26,7 +26,7 @@ type workspace struct {
 	ws   buildnet.Workspace
 }
 
-const buildCmd = `mkdir -p dist && cat src/* > dist/out.txt && printf '#!/bin/sh\necho hi\n' > dist/run.sh && chmod 755 dist/run.sh && echo "\033[32mbuilt\033[0m $BUILDNET_PACKAGE" && echo "$BUILDNET_PACKAGE" >> ../../.counts/$BUILDNET_PACKAGE`
+const buildCmd = `mkdir -p dist && cat $(find src -type f | sort) > dist/out.txt && printf '#!/bin/sh\necho hi\n' > dist/run.sh && chmod 755 dist/run.sh && echo "\033[32mbuilt\033[0m $BUILDNET_PACKAGE" && echo "$BUILDNET_PACKAGE" >> ../../.counts/$BUILDNET_PACKAGE`
 
 func newWorkspace(t *testing.T) *workspace {
 	t.Helper()

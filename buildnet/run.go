@@ -45,6 +45,9 @@ type run struct {
 	started     time.Time
 	pkgs        map[string]*pkgRun
 	states      map[string]state.PackageState
+	snaps       map[string]*snapshot  // decoded states known current by the watcher
+	tokens      map[string]watchToken // watcher generations when the build began
+	watch       *watchState           // nil unless the engine watches
 	globals     hash.Digest
 	globalFiles []hash.File
 	secret      []byte // keys the hashes of env values in manifests
@@ -66,6 +69,7 @@ type pkgRun struct {
 	sources  []hash.File
 	outputs  []hash.File
 	manifest *InputManifest // nil when the package was not hashed
+	final    *cleanEntry    // the state the package ended in, for the watcher
 }
 
 // Start begins a build in the background. The build is recorded before
@@ -166,25 +170,58 @@ func (r *run) execute() {
 // prepare loads package state and hashes the global inputs.
 func (r *run) prepare() error {
 	e := r.e
-	states, err := e.store.PackageStates(r.ctx)
-	if err != nil {
-		return fmt.Errorf("load package state: %w", err)
-	}
-	e.mu.Lock()
-	for name, st := range e.latest {
-		if cur, ok := states[name]; !ok || st.UpdatedAt.After(cur.UpdatedAt) {
-			states[name] = st
+	r.snaps = map[string]*snapshot{}
+	r.tokens = map[string]watchToken{}
+	states := map[string]state.PackageState{}
+	// While the engine watches, packages no change touched need neither
+	// the store nor the disk.
+	r.watch = e.watchState()
+	allClean := r.watch != nil
+	if r.watch != nil {
+		keys := r.sel
+		if len(r.ws.GlobalInputs) > 0 {
+			keys = append(slices.Clone(r.sel), globalsKey)
+		}
+		for _, name := range keys {
+			r.tokens[name] = r.watch.token(name)
+			if c, ok := r.watch.cleanState(name); ok {
+				states[name], r.snaps[name] = c.st, c.snap
+			} else {
+				allClean = false
+			}
 		}
 	}
-	e.mu.Unlock()
+	if !allClean {
+		stored, err := e.store.PackageStates(r.ctx)
+		if err != nil {
+			return fmt.Errorf("load package state: %w", err)
+		}
+		e.mu.Lock()
+		for name, st := range e.latest {
+			if cur, ok := stored[name]; !ok || st.UpdatedAt.After(cur.UpdatedAt) {
+				stored[name] = st
+			}
+		}
+		e.mu.Unlock()
+		for name, st := range stored {
+			if _, clean := r.snaps[name]; !clean {
+				states[name] = st
+			}
+		}
+	}
 	r.states = states
+	var err error
 	if r.secret, err = e.secretKey(r.ctx); err != nil {
 		return err
 	}
 	if len(r.ws.GlobalInputs) == 0 {
 		return nil
 	}
-	files, err := fileset.Scan(e.root, fileset.Spec{Include: r.ws.GlobalInputs, ExcludeDirs: []string{".buildnet"}})
+	if snap, ok := r.snaps[globalsKey]; ok {
+		r.globals, r.globalFiles = states[globalsKey].Digest, snap.sources
+		return nil
+	}
+	files, err := fileset.Scan(e.root, fileset.Spec{Include: r.ws.GlobalInputs, ExcludeDirs: []string{".buildnet"}, Syscalls: &e.syscalls})
 	if err != nil {
 		return fmt.Errorf("scan global inputs: %w", err)
 	}
@@ -208,9 +245,13 @@ func (r *run) prepare() error {
 	}
 	r.globals = hash.FromHash(h)
 	r.globalFiles = files
+	snap := &snapshot{sources: files}
+	st := state.PackageState{Name: globalsKey, Digest: r.globals, Snapshot: snap.encode(), UpdatedAt: time.Now()}
 	if len(read) > 0 || prev == nil || !sameStats(prev.sources, files) {
-		snap := &snapshot{sources: files}
-		r.addPending(state.PackageState{Name: globalsKey, Digest: r.globals, Snapshot: snap.encode(), UpdatedAt: time.Now()})
+		r.addPending(st)
+	}
+	if r.watch != nil && !r.dry {
+		r.watch.markClean(globalsKey, r.tokens[globalsKey], st, snap)
 	}
 	return nil
 }
@@ -237,13 +278,17 @@ func (r *run) runPackage(pr *pkgRun, scanSem chan struct{}) {
 	pr.res.Name = p.Name
 	// Scanning needs nothing from the dependencies, so it overlaps with
 	// their builds.
-	scanSem <- struct{}{}
 	var err error
-	pr.sources, err = fileset.Scan(e.root, p.sourceSpec())
-	if err == nil {
-		pr.outputs, err = scanOutputs(e.root, p)
+	if snap, ok := r.snaps[p.Name]; ok {
+		pr.sources, pr.outputs = snap.sources, snap.outputs // the watcher vouches for them
+	} else {
+		scanSem <- struct{}{}
+		pr.sources, err = fileset.Scan(e.root, p.sourceSpec(&e.syscalls))
+		if err == nil {
+			pr.outputs, err = e.scanOutputs(p)
+		}
+		<-scanSem
 	}
-	<-scanSem
 	for _, d := range r.g.Deps(p.Name) {
 		dr := r.pkgs[d]
 		<-dr.done
@@ -272,6 +317,11 @@ func (r *run) runPackage(pr *pkgRun, scanSem chan struct{}) {
 	start := time.Now()
 	res := r.decide(pr)
 	res.DurationMs = time.Since(start).Milliseconds()
+	if r.watch != nil && !r.dry && res.Status == StatusSuccess && pr.final != nil {
+		if tok, ok := r.tokens[p.Name]; ok {
+			r.watch.markClean(p.Name, tok, pr.final.st, pr.final.snap)
+		}
+	}
 	r.complete(pr, res)
 }
 
@@ -282,8 +332,8 @@ func dependencyVerb(s Status) string {
 	return "failed"
 }
 
-func scanOutputs(root string, p *Package) ([]hash.File, error) {
-	files, err := fileset.Scan(root, fileset.Spec{Dir: p.OutputDir})
+func (e *Engine) scanOutputs(p *Package) ([]hash.File, error) {
+	files, err := fileset.Scan(e.root, fileset.Spec{Dir: p.OutputDir, Syscalls: &e.syscalls})
 	if err != nil {
 		return nil, fmt.Errorf("scan outputs: %w", err)
 	}
@@ -388,8 +438,8 @@ func (r *run) decide(pr *pkgRun) PackageResult {
 	deps := r.depDigests(p)
 	cfgKey := r.configKey(p)
 	prevState, hasPrev := r.states[p.Name]
-	var prev *snapshot
-	if hasPrev {
+	prev := r.snaps[p.Name]
+	if hasPrev && prev == nil {
 		var err error
 		if prev, err = decodeSnapshot(prevState.Snapshot); err != nil {
 			e.log.Warn("package state unreadable; hashing again", "pkg", p.Name, "err", err)
@@ -403,6 +453,7 @@ func (r *run) decide(pr *pkgRun) PackageResult {
 			pr.sources = prev.sources // carry the sums over
 			pr.digest = prevState.Digest
 			if sameStats(prev.outputs, pr.outputs) {
+				pr.final = &cleanEntry{st: prevState, snap: prev}
 				return PackageResult{Tier: TierInstantSkip, Status: StatusSuccess, Reason: &Reason{Kind: ReasonUnchangedStat}}
 			}
 		} else {
@@ -423,7 +474,9 @@ func (r *run) decide(pr *pkgRun) PackageResult {
 			r.mu.Unlock()
 			if f == nil && !r.req.Force && hasPrev && pr.digest == prevState.Digest && sameStats(prev.outputs, pr.outputs) {
 				snap := &snapshot{configKey: cfgKey, deps: deps, sources: pr.sources, outputs: pr.outputs}
-				r.addPending(state.PackageState{Name: p.Name, Digest: pr.digest, Snapshot: snap.encode(), UpdatedAt: time.Now()})
+				st := state.PackageState{Name: p.Name, Digest: pr.digest, Snapshot: snap.encode(), UpdatedAt: time.Now()}
+				r.addPending(st)
+				pr.final = &cleanEntry{st: st, snap: snap}
 				return PackageResult{Tier: TierHashSkip, Status: StatusSuccess, Reason: &Reason{Kind: ReasonUnchangedContent}}
 			}
 		}
@@ -444,7 +497,7 @@ func (r *run) decide(pr *pkgRun) PackageResult {
 					prevState, prev, hasPrev = st, s, true
 				}
 			}
-			if pr.outputs, err = scanOutputs(e.root, p); err != nil {
+			if pr.outputs, err = e.scanOutputs(p); err != nil {
 				return PackageResult{Status: StatusFailed, Error: err.Error()}
 			}
 			continue
@@ -457,6 +510,7 @@ func (r *run) decide(pr *pkgRun) PackageResult {
 			r.logs[p.Name] = res.log
 			r.mu.Unlock()
 		}
+		pr.final = res.final
 		return res.result
 	}
 }
@@ -614,11 +668,13 @@ type execJob struct {
 	reasons  []Reason
 	manifest *InputManifest
 	snap     snapshot
+	final    *cleanEntry // set by persist
 }
 
 type flightResult struct {
 	result PackageResult
 	log    []byte
+	final  *cleanEntry // the state persisted for the package
 }
 
 func (j *execJob) execute(ctx context.Context) flightResult {
@@ -629,14 +685,15 @@ func (j *execJob) execute(ctx context.Context) flightResult {
 			return res
 		}
 	}
+	sem := e.semaphore()
 	select {
-	case e.execSem <- struct{}{}:
+	case sem <- struct{}{}:
 	case <-ctx.Done():
 		return flightResult{result: PackageResult{Tier: TierFullBuild, Status: StatusCancelled, Error: "build cancelled"}}
 	}
 	start := time.Now()
 	logBuf, tail, err := j.runCommands(ctx)
-	<-e.execSem
+	<-sem
 	took := time.Since(start)
 	res := PackageResult{Tier: TierFullBuild, Reason: &j.reasons[0], Reasons: j.reasons, Status: StatusSuccess}
 	if err != nil {
@@ -649,7 +706,7 @@ func (j *execJob) execute(ctx context.Context) flightResult {
 		}
 		return flightResult{result: res, log: logBuf}
 	}
-	outputs, err := scanOutputs(e.root, p)
+	outputs, err := e.scanOutputs(p)
 	if err != nil {
 		res.Status, res.Error = StatusFailed, err.Error()
 		return flightResult{result: res, log: logBuf}
@@ -662,7 +719,7 @@ func (j *execJob) execute(ctx context.Context) flightResult {
 		e.maybeEvict()
 	}
 	j.persist(outputs)
-	return flightResult{result: res, log: logBuf}
+	return flightResult{result: res, log: logBuf, final: j.final}
 }
 
 // restore serves the package from the cache when it has the digest.
@@ -686,7 +743,7 @@ func (j *execJob) restore(ctx context.Context, outDir string) (flightResult, boo
 	for _, line := range splitLines(logBuf) {
 		j.run.publish(Event{Type: EventPackageOutput, BuildID: j.run.id, Package: p.Name, Stream: string(proc.Stdout), Line: line})
 	}
-	outputs, err := scanOutputs(e.root, p)
+	outputs, err := e.scanOutputs(p)
 	if err != nil {
 		return flightResult{result: PackageResult{Tier: TierCacheRestore, Status: StatusFailed, Error: err.Error()}}, true
 	}
@@ -695,7 +752,8 @@ func (j *execJob) restore(ctx context.Context, outDir string) (flightResult, boo
 	return flightResult{
 		result: PackageResult{Tier: TierCacheRestore, Status: StatusSuccess, CacheSource: "local",
 			Reason: &hit, Reasons: append([]Reason{hit}, j.reasons...), SavedMs: m.DurationMs},
-		log: logBuf,
+		log:   logBuf,
+		final: j.final,
 	}, true
 }
 
@@ -714,6 +772,7 @@ func (j *execJob) persist(outputs []hash.File) {
 	snap := j.snap
 	snap.outputs = outputs
 	st := state.PackageState{Name: j.p.Name, Digest: j.digest, Snapshot: snap.encode(), UpdatedAt: time.Now()}
+	j.final = &cleanEntry{st: st, snap: &snap}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), 30*time.Second)
 	defer cancel()
 	if err := e.store.PutPackageStates(ctx, []state.PackageState{st}); err != nil {
@@ -839,6 +898,15 @@ func (e *Engine) join(ctx context.Context, name string, digest hash.Digest, fn f
 		}
 		return flightResult{}, context.Cause(ctx)
 	}
+}
+
+// semaphore returns the channel that bounds concurrent commands; a
+// configuration reload may replace it, and holders release the one they
+// took.
+func (e *Engine) semaphore() chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.execSem
 }
 
 // maybeEvict trims the cache in the background, at most once at a time.

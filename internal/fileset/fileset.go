@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/bmatcuk/doublestar/v4"
 	"golang.org/x/sys/unix"
@@ -30,6 +31,9 @@ type Spec struct {
 	// SkipHidden skips directories whose name starts with a dot and
 	// directories named node_modules while walking.
 	SkipHidden bool
+	// Syscalls, when set, counts the file system calls made (lstat,
+	// open, getdents): what a scan costs.
+	Syscalls *atomic.Int64
 }
 
 // Scan returns the files that spec names, sorted by path, each with its
@@ -51,6 +55,9 @@ func Scan(root string, spec Spec) ([]hash.File, error) {
 			bases = append(bases, splitPattern(p))
 		}
 		bases = outermost(bases)
+	}
+	if spec.Syscalls != nil {
+		defer func() { spec.Syscalls.Add(w.calls) }()
 	}
 	for _, b := range bases {
 		if err := w.walkBase(b); err != nil {
@@ -126,6 +133,7 @@ func within(p, dir string) bool {
 }
 
 type walker struct {
+	calls   int64
 	root    string
 	spec    Spec
 	exclude []string
@@ -164,6 +172,7 @@ func (w *walker) walkBase(b base) error {
 		abs = w.root + "/" + base
 	}
 	var st unix.Stat_t
+	w.calls++
 	if err := unix.Lstat(abs, &st); err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 			return nil
@@ -189,6 +198,7 @@ func (w *walker) walkBase(b base) error {
 // directory's descriptor: no path is resolved twice, and nothing is
 // registered with the runtime poller.
 func (w *walker) walkDir(abs, rel string, depth int) error {
+	w.calls++
 	fd, err := unix.Open(abs, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
@@ -206,6 +216,7 @@ func (w *walker) walkDir(abs, rel string, depth int) error {
 	}
 	var ents []entry
 	for {
+		w.calls++
 		n, err := unix.Getdents(fd, w.buf)
 		if err == unix.EINTR {
 			continue
@@ -243,6 +254,7 @@ func (w *walker) walkDir(abs, rel string, depth int) error {
 		statted := false
 		typ := e.typ
 		if typ == unix.DT_UNKNOWN { // some file systems do not say
+			w.calls++
 			if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				if errors.Is(err, unix.ENOENT) {
 					continue
@@ -259,6 +271,7 @@ func (w *walker) walkDir(abs, rel string, depth int) error {
 				continue
 			}
 			if !statted {
+				w.calls++
 				if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 					if errors.Is(err, unix.ENOENT) {
 						continue
