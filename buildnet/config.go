@@ -81,6 +81,9 @@ type Workspace struct {
 	Cache CacheConfig `json:"cache"`
 	// History bounds what the state keeps.
 	History HistoryConfig `json:"history,omitzero"`
+	// Hash names the content hash of source files, from the engine's
+	// [Registry]; "" means xxh3.
+	Hash string `json:"hash,omitempty"`
 	// Packages lists the workspace's packages. Required.
 	Packages []Package `json:"packages"`
 }
@@ -138,7 +141,10 @@ type Package struct {
 	// Env names more environment variables hashed for this package.
 	Env []string `json:"env,omitempty"`
 	// Hooks run around the build command and are part of the digest.
-	Hooks Hooks `json:"hooks,omitempty"`
+	Hooks Hooks `json:"hooks,omitzero"`
+	// Runner names how commands run, from the engine's [Registry]; ""
+	// means sh -c.
+	Runner string `json:"runner,omitempty"`
 }
 
 // Hooks are shell commands run around a package's build command, in the

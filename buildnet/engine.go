@@ -52,6 +52,9 @@ type Config struct {
 	Store state.Store `json:"-"`
 	// Logger receives the engine's logs; nil discards them.
 	Logger *slog.Logger `json:"-"`
+	// Registry provides the runners, hash algorithms, cache backends and
+	// notifiers the configuration names; nil means [NewRegistry].
+	Registry *Registry `json:"-"`
 }
 
 // Engine builds the packages of one workspace. It is safe for concurrent
@@ -68,7 +71,7 @@ type Engine struct {
 	cache    *cache.Cache // nil when read-only
 	cacheDir string
 	readOnly bool
-	hasher   *hash.Hasher
+	registry *Registry
 	bus      *bus
 	syscalls atomic.Int64 // file system calls made scanning sources and outputs
 
@@ -88,6 +91,7 @@ type Engine struct {
 	latest      map[string]state.PackageState // written by this engine
 	evicting    bool
 	secret      []byte
+	hasher      *hash.Hasher
 	watch       *watchState // nil unless Watch runs
 	// fixedConcurrency is set when Config.Concurrency overrides the
 	// workspace's setting.
@@ -134,7 +138,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		env:      cfg.Env,
 		log:      cfg.Logger,
 		store:    cfg.Store,
-		hasher:   hash.NewHasher(0),
+		registry: cfg.Registry,
 		bus:      newBus(),
 		ws:       ws,
 		graph:    g,
@@ -153,6 +157,12 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.registry == nil {
+		e.registry = NewRegistry()
+	}
+	if e.hasher, err = e.newHasher(ws); err != nil {
+		return nil, err
 	}
 	e.concurrency = cfg.Concurrency
 	e.fixedConcurrency = cfg.Concurrency > 0
@@ -260,7 +270,36 @@ func (e *Engine) Graph() *graph.Graph {
 
 // HasherCounters reports how many files the engine has read to hash
 // them since it opened.
-func (e *Engine) HasherCounters() hash.Counters { return e.hasher.Counters() }
+func (e *Engine) HasherCounters() hash.Counters {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.hasher.Counters()
+}
+
+// Registry returns the engine's plugin registry.
+func (e *Engine) Registry() *Registry { return e.registry }
+
+// newHasher checks that every component ws names is registered and
+// returns a hasher for its content hash.
+func (e *Engine) newHasher(ws *Workspace) (*hash.Hasher, error) {
+	alg, err := e.registry.Hash(cmpOr(ws.Hash, DefaultHash))
+	if err != nil {
+		return nil, &ConfigError{Field: "hash", Msg: err.Error(), Err: err}
+	}
+	for i, p := range ws.Packages {
+		if _, err := e.registry.Runner(cmpOr(p.Runner, DefaultRunner)); err != nil {
+			return nil, &ConfigError{Field: fmt.Sprintf("packages[%d] (%s).runner", i, p.Name), Msg: err.Error(), Err: err}
+		}
+	}
+	return hash.NewHasherWith(0, alg), nil
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
 
 // StatCalls reports how many file system calls (lstat, open, getdents)
 // the engine has made scanning sources and outputs since it opened.

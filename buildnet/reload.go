@@ -35,6 +35,9 @@ func (e *Engine) SetWorkspace(ws *Workspace) (ConfigChange, error) {
 		return ConfigChange{}, err
 	}
 	g, err := c.graph()
+	if err == nil {
+		_, err = e.newHasher(c)
+	}
 	if err != nil {
 		e.bus.publish(Event{Type: EventConfigRejected, Error: err.Error()})
 		return ConfigChange{}, err
@@ -45,6 +48,9 @@ func (e *Engine) SetWorkspace(ws *Workspace) (ConfigChange, error) {
 		return ConfigChange{}, ErrClosed
 	}
 	change := diffWorkspaces(e.ws, c)
+	if c.Hash != e.ws.Hash {
+		e.hasher, _ = e.newHasher(c) // checked above
+	}
 	e.ws, e.graph = c, g
 	if conc := c.Concurrency; conc > 0 && conc != e.concurrency && !e.fixedConcurrency {
 		e.concurrency = conc

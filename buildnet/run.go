@@ -48,6 +48,7 @@ type run struct {
 	snaps       map[string]*snapshot  // decoded states known current by the watcher
 	tokens      map[string]watchToken // watcher generations when the build began
 	watch       *watchState           // nil unless the engine watches
+	hasher      *hash.Hasher          // of the configuration the build started with
 	globals     hash.Digest
 	globalFiles []hash.File
 	secret      []byte // keys the hashes of env values in manifests
@@ -80,7 +81,7 @@ func (e *Engine) Start(req Request) (*run, error) {
 		e.mu.Unlock()
 		return nil, ErrClosed
 	}
-	ws, g := e.ws, e.graph
+	ws, g, hasher := e.ws, e.graph, e.hasher
 	if e.readOnly && !req.DryRun {
 		e.mu.Unlock()
 		return nil, ErrReadOnly
@@ -92,7 +93,7 @@ func (e *Engine) Start(req Request) (*run, error) {
 	}
 	now := time.Now()
 	r := &run{
-		e: e, id: newBuildID(now), req: req, ws: ws, g: g, sel: sel, dry: req.DryRun, warnings: warnings,
+		e: e, id: newBuildID(now), req: req, ws: ws, g: g, hasher: hasher, sel: sel, dry: req.DryRun, warnings: warnings,
 		done: make(chan struct{}), started: now,
 		pkgs: make(map[string]*pkgRun, len(sel)), logs: map[string][]byte{}, manifests: map[string]*InputManifest{},
 	}
@@ -233,7 +234,7 @@ func (r *run) prepare() error {
 	if prev != nil {
 		prevMap = fileMap(prev.sources)
 	}
-	read, err := e.hasher.Update(r.ctx, e.root, files, prevMap)
+	read, err := r.hasher.Update(r.ctx, e.root, files, prevMap)
 	if err != nil {
 		return fmt.Errorf("hash global inputs: %w", err)
 	}
@@ -374,6 +375,17 @@ func (r *run) envDigest(d digester, p *Package) {
 	}
 }
 
+// pluginDigest adds the runner and content hash when they are not the
+// defaults, so that digests made with the defaults never change.
+func (r *run) pluginDigest(d digester, p *Package) {
+	if p.Runner != "" && p.Runner != DefaultRunner {
+		d.field("runner", []byte(p.Runner))
+	}
+	if r.ws.Hash != "" && r.ws.Hash != DefaultHash {
+		d.field("hash", []byte(r.ws.Hash))
+	}
+}
+
 // configKey digests everything about p except its source files and
 // dependencies: when it matches, stat checks alone can decide.
 func (r *run) configKey(p *Package) hash.Digest {
@@ -384,6 +396,7 @@ func (r *run) configKey(p *Package) hash.Digest {
 	d.field("cmd", []byte(p.BuildCmd))
 	d.field("hooks", []byte(p.Hooks.PreBuild), []byte(p.Hooks.PostBuild))
 	d.field("sources", []byte(strings.Join(p.Sources, "\x00")))
+	r.pluginDigest(d, p)
 	r.envDigest(d, p)
 	d.field("globals", r.globals[:])
 	return hash.FromHash(h)
@@ -398,6 +411,7 @@ func (r *run) inputDigest(p *Package, sources []hash.File, deps []depDigest) has
 	d.field("cmd", []byte(p.BuildCmd))
 	d.field("hooks", []byte(p.Hooks.PreBuild), []byte(p.Hooks.PostBuild))
 	d.field("output_dir", []byte(p.relToPackage(p.OutputDir)))
+	r.pluginDigest(d, p)
 	rel := make([]hash.File, len(sources))
 	for i, f := range sources {
 		f.Path = p.relToPackage(f.Path)
@@ -461,7 +475,7 @@ func (r *run) decide(pr *pkgRun) PackageResult {
 			if hasPrev {
 				prevFiles = fileMap(prev.sources)
 			}
-			if _, err := e.hasher.Update(r.ctx, e.root, pr.sources, prevFiles); err != nil {
+			if _, err := r.hasher.Update(r.ctx, e.root, pr.sources, prevFiles); err != nil {
 				if r.ctx.Err() != nil {
 					return PackageResult{Status: StatusCancelled, Error: "build cancelled"}
 				}
@@ -815,7 +829,11 @@ func (j *execJob) runCommands(ctx context.Context) (logBuf []byte, tail []string
 		if strings.TrimSpace(s.cmd) == "" {
 			continue
 		}
-		err := proc.Run(ctx, proc.Spec{Command: s.cmd, Dir: p.dir(e.root), Env: env, OnLine: onLine})
+		runner, err := e.registry.Runner(cmpOr(p.Runner, DefaultRunner))
+		if err == nil {
+			err = runner.Run(ctx, RunJob{Package: p.Name, Step: strings.TrimSuffix(s.name, " hook"), Command: s.cmd, Dir: p.dir(e.root), Env: env,
+				Output: func(stream, line string) { onLine(proc.Stream(stream), line) }})
+		}
 		if err != nil {
 			mu.Lock()
 			defer mu.Unlock()

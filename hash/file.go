@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	stdhash "hash"
 	"io"
 	"io/fs"
 	"os"
@@ -102,19 +103,43 @@ type Counters struct {
 // fingerprint changed. It is safe for concurrent use.
 type Hasher struct {
 	workers   int
+	alg       *Algorithm // nil: xxh3-128
 	filesRead atomic.Int64
 	bytesRead atomic.Int64
 	linksRead atomic.Int64
 	bufs      sync.Pool
 }
 
+// Algorithm is a content hash for source files other than the default
+// xxh3-128. Its digests are cut (or zero-padded) to 16 bytes.
+type Algorithm struct {
+	// Name identifies the algorithm; it becomes part of every input
+	// digest, so switching algorithms rebuilds everything once.
+	Name string
+	// New returns a fresh hasher.
+	New func() stdhash.Hash
+}
+
+// sum hashes b with a.
+func (a *Algorithm) sum(b []byte) Sum128 {
+	h := a.New()
+	h.Write(b)
+	var s Sum128
+	copy(s[:], h.Sum(nil))
+	return s
+}
+
 // NewHasher returns a Hasher that reads at most workers files at once;
 // workers <= 0 means runtime.GOMAXPROCS(0).
-func NewHasher(workers int) *Hasher {
+func NewHasher(workers int) *Hasher { return NewHasherWith(workers, nil) }
+
+// NewHasherWith is NewHasher with another content hash; nil means
+// xxh3-128.
+func NewHasherWith(workers int, alg *Algorithm) *Hasher {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	h := &Hasher{workers: workers}
+	h := &Hasher{workers: workers, alg: alg}
 	h.bufs.New = func() any { b := make([]byte, 64<<10); return &b }
 	return h
 }
@@ -191,6 +216,9 @@ func (h *Hasher) hashOne(path string, fp Fingerprint) (Sum128, error) {
 			return Sum128{}, fmt.Errorf("read link: %w", err)
 		}
 		h.linksRead.Add(1)
+		if h.alg != nil {
+			return h.alg.sum([]byte(target)), nil
+		}
 		return Sum128Of([]byte(target)), nil
 	}
 	if fs.FileMode(fp.Mode)&fs.ModeType != 0 {
@@ -207,6 +235,17 @@ func (h *Hasher) hashOne(path string, fp Fingerprint) (Sum128, error) {
 	defer h.bufs.Put(bp)
 	buf := *bp
 	h.filesRead.Add(1)
+	if h.alg != nil {
+		a := h.alg.New()
+		n, err := io.CopyBuffer(a, f, buf)
+		h.bytesRead.Add(n)
+		if err != nil {
+			return Sum128{}, fmt.Errorf("hash source %s: %w", path, err)
+		}
+		var s Sum128
+		copy(s[:], a.Sum(nil))
+		return s, nil
+	}
 	// Small files, the common case, are hashed in one call without the
 	// streaming hasher's state.
 	n, err := io.ReadFull(f, buf)
