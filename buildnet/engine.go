@@ -21,6 +21,7 @@ import (
 	"github.com/musclemap/buildnet/graph"
 	"github.com/musclemap/buildnet/hash"
 	"github.com/musclemap/buildnet/internal/fileset"
+	"github.com/musclemap/buildnet/internal/sched"
 	"github.com/musclemap/buildnet/state"
 )
 
@@ -85,7 +86,7 @@ type Engine struct {
 	ws          *Workspace
 	graph       *graph.Graph
 	concurrency int
-	execSem     chan struct{}
+	slots       *sched.Scheduler // bounds and orders build commands
 	flights     map[string]*flight
 	runs        map[string]*run
 	latest      map[string]state.PackageState // written by this engine
@@ -172,7 +173,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if e.concurrency <= 0 {
 		e.concurrency = runtime.NumCPU()
 	}
-	e.execSem = make(chan struct{}, e.concurrency)
+	e.slots = sched.New(e.concurrency)
 	cacheDir := ws.Cache.Dir
 	switch {
 	case cacheDir == "":
@@ -403,6 +404,46 @@ func (e *Engine) Cancel(id string) error {
 	}
 	r.cancel(errCancelled)
 	return nil
+}
+
+// QueuedPackage is a package execution waiting for a free slot.
+type QueuedPackage struct {
+	BuildID   string    `json:"build_id"`
+	Package   string    `json:"package"`
+	Requester string    `json:"requester"`
+	Priority  int       `json:"priority"`
+	Since     time.Time `json:"since"`
+}
+
+// Queue returns the package executions waiting for a slot, in the order
+// they will run: higher priorities first, requesters taking turns.
+func (e *Engine) Queue() []QueuedPackage {
+	var out []QueuedPackage
+	for _, t := range e.slots.Queue() {
+		id, pkg, _ := strings.Cut(t.Label, "/")
+		out = append(out, QueuedPackage{BuildID: id, Package: pkg, Requester: t.Requester, Priority: t.Priority, Since: t.Since})
+	}
+	return out
+}
+
+// Priorities a [Request] may carry.
+const (
+	PriorityLow    = -1
+	PriorityNormal = 0
+	PriorityHigh   = 1
+)
+
+// ParsePriority reads "low", "normal", "high" (or "" for normal).
+func ParsePriority(s string) (int, error) {
+	switch s {
+	case "low":
+		return PriorityLow, nil
+	case "", "normal":
+		return PriorityNormal, nil
+	case "high":
+		return PriorityHigh, nil
+	}
+	return 0, fmt.Errorf("unknown priority %q: want low, normal or high", s)
 }
 
 // ActiveBuilds returns the ids of the builds in progress, oldest first.

@@ -12,9 +12,11 @@ type EventType string
 
 // Event types.
 const (
-	EventBuildQueued     EventType = "build:queued"
-	EventBuildStart      EventType = "build:start"
-	EventPackageStart    EventType = "package:start"
+	EventBuildQueued  EventType = "build:queued"
+	EventBuildStart   EventType = "build:start"
+	EventPackageStart EventType = "package:start"
+	// EventPackageRunning: the package's command got a slot and runs.
+	EventPackageRunning  EventType = "package:running"
 	EventPackageOutput   EventType = "package:output"
 	EventPackageComplete EventType = "package:complete"
 	EventBuildComplete   EventType = "build:complete"

@@ -54,7 +54,7 @@ func (e *Engine) SetWorkspace(ws *Workspace) (ConfigChange, error) {
 	e.ws, e.graph = c, g
 	if conc := c.Concurrency; conc > 0 && conc != e.concurrency && !e.fixedConcurrency {
 		e.concurrency = conc
-		e.execSem = make(chan struct{}, conc)
+		e.slots.Resize(conc)
 	}
 	w := e.watch
 	e.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"github.com/musclemap/buildnet/hash"
 	"github.com/musclemap/buildnet/internal/fileset"
 	"github.com/musclemap/buildnet/internal/proc"
+	"github.com/musclemap/buildnet/internal/sched"
 	"github.com/musclemap/buildnet/state"
 )
 
@@ -699,15 +700,14 @@ func (j *execJob) execute(ctx context.Context) flightResult {
 			return res
 		}
 	}
-	sem := e.semaphore()
-	select {
-	case sem <- struct{}{}:
-	case <-ctx.Done():
+	release, err := e.slots.Acquire(ctx, sched.Ticket{Requester: j.run.req.Requester, Priority: j.run.req.Priority, Label: j.run.id + "/" + p.Name})
+	if err != nil {
 		return flightResult{result: PackageResult{Tier: TierFullBuild, Status: StatusCancelled, Error: "build cancelled"}}
 	}
+	j.run.publish(Event{Type: EventPackageRunning, BuildID: j.run.id, Package: p.Name, Requester: j.run.req.Requester})
 	start := time.Now()
 	logBuf, tail, err := j.runCommands(ctx)
-	<-sem
+	release()
 	took := time.Since(start)
 	res := PackageResult{Tier: TierFullBuild, Reason: &j.reasons[0], Reasons: j.reasons, Status: StatusSuccess}
 	if err != nil {
@@ -916,15 +916,6 @@ func (e *Engine) join(ctx context.Context, name string, digest hash.Digest, fn f
 		}
 		return flightResult{}, context.Cause(ctx)
 	}
-}
-
-// semaphore returns the channel that bounds concurrent commands; a
-// configuration reload may replace it, and holders release the one they
-// took.
-func (e *Engine) semaphore() chan struct{} {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.execSem
 }
 
 // maybeEvict trims the cache in the background, at most once at a time.
