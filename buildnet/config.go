@@ -97,6 +97,9 @@ type CacheConfig struct {
 	MaxSize ByteSize `json:"max_size,omitempty"`
 	// MaxAge evicts entries unused for longer ("168h"); "" means never.
 	MaxAge Duration `json:"max_age,omitempty"`
+	// Remote is a cache shared between machines; the zero value means
+	// none. See [RemoteConfig].
+	Remote RemoteConfig `json:"remote,omitzero"`
 }
 
 // HistoryConfig bounds the build history and the input manifests kept.
@@ -350,6 +353,9 @@ func (ws *Workspace) validate(root *rootChecker) error {
 	}
 	if ws.Cache.MaxSize < 0 {
 		return &ConfigError{Field: "cache.max_size", Msg: "must not be negative"}
+	}
+	if err := ws.Cache.Remote.validate(); err != nil {
+		return err
 	}
 	for i, e := range ws.Env {
 		if !envNameRE.MatchString(e) {

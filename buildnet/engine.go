@@ -75,6 +75,7 @@ type Engine struct {
 	registry *Registry
 	bus      *bus
 	syscalls atomic.Int64 // file system calls made scanning sources and outputs
+	remote   remoteState  // the remote cache, made on first use (remote.go)
 
 	ctx    context.Context // ends when the engine closes
 	cancel context.CancelCauseFunc
@@ -222,6 +223,7 @@ func (e *Engine) Close() error {
 	e.mu.Unlock()
 	e.cancel(ErrClosed)
 	e.wg.Wait()
+	e.closeRemote() // flushes uploads, which read the cache
 	e.bus.close()
 	var errs []error
 	if e.cache != nil {

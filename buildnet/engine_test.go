@@ -267,8 +267,8 @@ func TestEventsInOrder(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{
-		"build:start:", "package:start:a", "package:output:a", "package:complete:a",
-		"package:start:b", "package:output:b", "package:complete:b", "build:complete:",
+		"build:start:", "package:start:a", "package:running:a", "package:output:a", "package:complete:a",
+		"package:start:b", "package:running:b", "package:output:b", "package:complete:b", "build:complete:",
 	}, types)
 	assert.Equal(t, "\x1b[32mbuilt\x1b[0m a", lines[0], "ANSI escapes preserved")
 }

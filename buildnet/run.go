@@ -563,6 +563,11 @@ func (r *run) predict(pr *pkgRun, reasons []Reason) PackageResult {
 			return PackageResult{Tier: TierCacheRestore, Status: StatusSuccess, CacheSource: "local",
 				Reason: &hit, Reasons: append([]Reason{hit}, reasons...), SavedMs: m.DurationMs}
 		}
+		if r.remoteHas(pr.digest) {
+			hit := Reason{Kind: ReasonCacheHit, Source: "remote"}
+			return PackageResult{Tier: TierCacheRestore, Status: StatusSuccess, CacheSource: "remote",
+				Reason: &hit, Reasons: append([]Reason{hit}, reasons...)}
+		}
 	}
 	return PackageResult{Tier: TierFullBuild, Status: StatusSuccess, Reason: &reasons[0], Reasons: reasons}
 }
@@ -731,6 +736,7 @@ func (j *execJob) execute(ctx context.Context) flightResult {
 		e.log.Warn("cache store failed", "pkg", p.Name, "digest", j.digest.String(), "err", err)
 	} else {
 		e.maybeEvict()
+		j.uploadRemote(took)
 	}
 	j.persist(outputs)
 	return flightResult{result: res, log: logBuf, final: j.final}
@@ -740,11 +746,15 @@ func (j *execJob) execute(ctx context.Context) flightResult {
 func (j *execJob) restore(ctx context.Context, outDir string) (flightResult, bool) {
 	e, p := j.run.e, j.p
 	m, err := e.cache.Lookup(ctx, j.digest)
+	source := "local"
 	if err != nil {
 		if !errors.Is(err, cache.ErrNotFound) {
 			e.log.Warn("cache entry unusable; rebuilding", "pkg", p.Name, "digest", j.digest.String(), "err", err)
 		}
-		return flightResult{}, false
+		if m = j.fetchRemote(ctx); m == nil {
+			return flightResult{}, false
+		}
+		source = "remote"
 	}
 	if _, err := e.cache.Restore(ctx, m, outDir); err != nil {
 		e.log.Warn("cache restore failed; rebuilding", "pkg", p.Name, "digest", j.digest.String(), "err", err)
@@ -762,9 +772,9 @@ func (j *execJob) restore(ctx context.Context, outDir string) (flightResult, boo
 		return flightResult{result: PackageResult{Tier: TierCacheRestore, Status: StatusFailed, Error: err.Error()}}, true
 	}
 	j.persist(outputs)
-	hit := Reason{Kind: ReasonCacheHit, Source: "local"}
+	hit := Reason{Kind: ReasonCacheHit, Source: source}
 	return flightResult{
-		result: PackageResult{Tier: TierCacheRestore, Status: StatusSuccess, CacheSource: "local",
+		result: PackageResult{Tier: TierCacheRestore, Status: StatusSuccess, CacheSource: source,
 			Reason: &hit, Reasons: append([]Reason{hit}, j.reasons...), SavedMs: m.DurationMs},
 		log:   logBuf,
 		final: j.final,
