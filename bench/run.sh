@@ -99,6 +99,7 @@ log "building genws, floor, timeit"
 go build -o "$bin/genws" ./bench/genws
 go build -o "$bin/floor" ./bench/floor
 go build -o "$bin/timeit" ./bench/timeit
+go build -o "$bin/ideal" ./bench/ideal
 
 cpu="$(sed -n -E 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)"
 mem="$(awk '/^MemTotal:/ { printf "%.1f GB", $2 / 1024 / 1024 }' /proc/meminfo)"
@@ -125,6 +126,12 @@ for size in "${sizes[@]}"; do
 	"$bin/timeit" -json -runs "$cold_runs" -warmup 0 -pre "$rm_state; $rm_dist" \
 		-- "$bin/buildnetd" build --all --root "$ws" >"$tmp/cold-$size.json"
 	log "  median $(fmt_ms "$(json_field "$tmp/cold-$size.json" median_ms)")"
+	# The ideal: command times over the cores, or the critical path.
+	sh -c "$rm_state; $rm_dist"
+	"$bin/buildnetd" build --all --root "$ws" --json >"$tmp/cold-result-$size.json"
+	ideal_ms="$("$bin/ideal" -root "$ws" -result "$tmp/cold-result-$size.json")"
+	cold_ratio="$(awk -v a="$(json_field "$tmp/cold-$size.json" median_ms)" -v b="$ideal_ms" 'BEGIN { printf "%.2f×", a / b }')"
+	log "  ideal $(fmt_ms "$ideal_ms"): cold ÷ ideal $cold_ratio"
 
 	log "$size (b) no-op build and lstat floor, $noop_runs runs each"
 	check_tiers "$ws" instant_skip
@@ -145,9 +152,9 @@ for size in "${sizes[@]}"; do
 	eval "$rm_dist"
 	check_tiers "$ws" cache_restore
 
-	rows+=("$(printf '| %s (%d × %d, %s files) | %s | %s | %s | %s | %s | %s / %s / %s |' \
+	rows+=("$(printf '| %s (%d × %d, %s files) | %s (ideal %s, %s) | %s | %s | %s | %s | %s / %s / %s |' \
 		"$size" "$packages" "$files" "$nfiles" \
-		"$(fmt_ms "$(json_field "$tmp/cold-$size.json" median_ms)")" \
+		"$(fmt_ms "$(json_field "$tmp/cold-$size.json" median_ms)")" "$(fmt_ms "$ideal_ms")" "$cold_ratio" \
 		"$(fmt_ms "$noop_ms")" "$(fmt_ms "$floor_ms")" "$ratio" \
 		"$(fmt_ms "$(json_field "$tmp/restore-$size.json" median_ms)")" \
 		"$(fmt_mb "$(json_field "$tmp/cold-$size.json" max_rss_kb)")" \
@@ -159,6 +166,6 @@ echo
 echo "Machine: $machine."
 echo "Medians of $cold_runs cold, $noop_runs no-op and floor, and $restore_runs restore runs; \`buildnetd build --all\`, $genws_cmd build scripts, seed $seed."
 echo
-echo "| workspace | cold build | no-op (all cached) | lstat floor | no-op ÷ floor | restore all outputs | peak RSS cold / no-op / restore |"
+echo "| workspace | cold build (ideal, ratio) | no-op (all cached) | lstat floor | no-op ÷ floor | restore all outputs | peak RSS cold / no-op / restore |"
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

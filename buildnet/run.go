@@ -318,7 +318,11 @@ func (r *run) runPackage(pr *pkgRun, scanSem chan struct{}) {
 	r.publish(Event{Type: EventPackageStart, BuildID: r.id, Package: p.Name})
 	start := time.Now()
 	res := r.decide(pr)
-	res.DurationMs = time.Since(start).Milliseconds()
+	if res.DurationMs == 0 {
+		// Executions report their command's own time; everything else
+		// the time the decision took.
+		res.DurationMs = time.Since(start).Milliseconds()
+	}
 	if r.watch != nil && !r.dry && res.Status == StatusSuccess && pr.final != nil {
 		if tok, ok := r.tokens[p.Name]; ok {
 			r.watch.markClean(p.Name, tok, pr.final.st, pr.final.snap)
@@ -714,7 +718,7 @@ func (j *execJob) execute(ctx context.Context) flightResult {
 	logBuf, tail, err := j.runCommands(ctx)
 	release()
 	took := time.Since(start)
-	res := PackageResult{Tier: TierFullBuild, Reason: &j.reasons[0], Reasons: j.reasons, Status: StatusSuccess}
+	res := PackageResult{Tier: TierFullBuild, Reason: &j.reasons[0], Reasons: j.reasons, Status: StatusSuccess, DurationMs: took.Milliseconds()}
 	if err != nil {
 		res.Status = StatusFailed
 		res.Error = err.Error()

@@ -3,6 +3,7 @@
 # detector, and a short run of every fuzz target over its seed corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+./scripts/deps.sh
 
 echo "== go vet"
 go vet ./...
