@@ -28,7 +28,10 @@ const resultColumns = `package, tier, status, digest, duration_ms, error, reason
 // upsertResultSQL inserts a package result or replaces the one recorded for
 // the same package of the same build, keeping its position.
 const upsertResultSQL = `INSERT INTO package_results (build_id, ` + resultColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + upsertResultTail
+
+// upsertResultTail is upsertResultSQL's conflict clause.
+const upsertResultTail = `
 	ON CONFLICT (build_id, package) DO UPDATE SET
 		tier = excluded.tier, status = excluded.status, digest = excluded.digest,
 		duration_ms = excluded.duration_ms, error = excluded.error, reason = excluded.reason,
@@ -195,19 +198,27 @@ func checkResults(results []PackageResult) error {
 
 // putResults upserts the results of build id.
 func putResults(ctx context.Context, tx *sql.Tx, id string, results []PackageResult) error {
-	if len(results) == 0 {
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, upsertResultSQL)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for _, r := range results {
-		if _, err := stmt.ExecContext(ctx, id, r.Package, r.Tier, r.Status, digestArg(r.Digest), r.DurationMs,
-			r.Error, r.Reason, r.CacheSource, nanos(r.StartedAt), r.SavedMs); err != nil {
-			return fmt.Errorf("package %s: %w", r.Package, err)
+	// One multi-row statement per chunk: a statement per row costs more
+	// than the rows themselves.
+	const chunk = 200
+	for len(results) > 0 {
+		n := min(len(results), chunk)
+		var q strings.Builder
+		q.WriteString(`INSERT INTO package_results (build_id, ` + resultColumns + `) VALUES `)
+		args := make([]any, 0, n*11)
+		for i, r := range results[:n] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, id, r.Package, r.Tier, r.Status, digestArg(r.Digest), r.DurationMs,
+				r.Error, r.Reason, r.CacheSource, nanos(r.StartedAt), r.SavedMs)
 		}
+		q.WriteString(upsertResultTail)
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("package results: %w", err)
+		}
+		results = results[n:]
 	}
 	return nil
 }
