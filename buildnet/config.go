@@ -86,6 +86,9 @@ type Workspace struct {
 	Hash string `json:"hash,omitempty"`
 	// Packages lists the workspace's packages. Required.
 	Packages []Package `json:"packages"`
+	// Alerts configures alert rules and notification channels; the engine
+	// keeps it as is, and package alert reads it.
+	Alerts json.RawMessage `json:"alerts,omitempty"`
 }
 
 // CacheConfig configures the local content-addressed cache.

@@ -75,7 +75,10 @@ type Engine struct {
 	registry *Registry
 	bus      *bus
 	syscalls atomic.Int64 // file system calls made scanning sources and outputs
-	remote   remoteState  // the remote cache, made on first use (remote.go)
+
+	records      chan recordJob // build records, written in order by the recorder
+	recorderDone chan struct{}
+	remote       remoteState // the remote cache, made on first use (remote.go)
 
 	ctx    context.Context // ends when the engine closes
 	cancel context.CancelCauseFunc
@@ -207,6 +210,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		e.store, e.ownStore = db, true
 	}
 	e.ctx, e.cancel = context.WithCancelCause(context.Background())
+	e.startRecorder()
 	e.bus.onDrop = func() { e.log.Warn("event subscriber dropped", "reason", ErrSlowSubscriber) }
 	return e, nil
 }
@@ -223,6 +227,7 @@ func (e *Engine) Close() error {
 	e.mu.Unlock()
 	e.cancel(ErrClosed)
 	e.wg.Wait()
+	e.stopRecorder()
 	e.closeRemote() // flushes uploads, which read the cache
 	e.bus.close()
 	var errs []error
@@ -247,8 +252,9 @@ func (e *Engine) Root() string { return e.root }
 // StateDir returns the directory holding state and cache.
 func (e *Engine) StateDir() string { return e.stateDir }
 
-// Store returns the state store.
-func (e *Engine) Store() state.Store { return e.store }
+// Store returns the state store. Its reads first wait for the build
+// records the engine has queued, so they never miss a finished build.
+func (e *Engine) Store() state.Store { return flushingStore{e: e, inner: e.store} }
 
 // Cache returns the local cache; nil for a read-only engine.
 func (e *Engine) Cache() *cache.Cache { return e.cache }
@@ -292,6 +298,11 @@ func (e *Engine) newHasher(ws *Workspace) (*hash.Hasher, error) {
 	for i, p := range ws.Packages {
 		if _, err := e.registry.Runner(cmpOr(p.Runner, DefaultRunner)); err != nil {
 			return nil, &ConfigError{Field: fmt.Sprintf("packages[%d] (%s).runner", i, p.Name), Msg: err.Error(), Err: err}
+		}
+	}
+	if t := ws.Cache.Remote.Type; !ws.Cache.Remote.builtin() {
+		if _, err := e.registry.Backend(t); err != nil {
+			return nil, &ConfigError{Field: "cache.remote.type", Msg: err.Error(), Err: err}
 		}
 	}
 	return hash.NewHasherWith(0, alg), nil
@@ -343,7 +354,7 @@ func (e *Engine) ClearCache(ctx context.Context) error {
 
 // History returns recorded builds, newest first.
 func (e *Engine) History(ctx context.Context, q state.Query) ([]state.Build, string, error) {
-	return e.store.Builds(ctx, q)
+	return e.Store().Builds(ctx, q)
 }
 
 // Build builds the requested packages and their dependencies and returns

@@ -97,7 +97,7 @@ func (e *Engine) loadManifest(ctx context.Context, digest string) (*InputManifes
 	if err != nil {
 		return nil, err
 	}
-	_, data, err := e.store.Manifest(ctx, d)
+	_, data, err := e.Store().Manifest(ctx, d)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +244,7 @@ func (e *Engine) Why(ctx context.Context, pkg, since string) (*Explanation, erro
 	if !e.Graph().Has(pkg) {
 		return nil, e.unknown(pkg)
 	}
-	builds, _, err := e.store.Builds(ctx, state.Query{Package: pkg, Limit: 1})
+	builds, _, err := e.Store().Builds(ctx, state.Query{Package: pkg, Limit: 1})
 	if err != nil {
 		return nil, fmt.Errorf("why %s: %w", pkg, err)
 	}
@@ -260,7 +260,7 @@ func (e *Engine) Why(ctx context.Context, pkg, since string) (*Explanation, erro
 	if since == "" {
 		return ex, nil
 	}
-	old, err := e.store.Build(ctx, since)
+	old, err := e.Store().Build(ctx, since)
 	if err != nil {
 		return nil, fmt.Errorf("why %s --since %s: %w", pkg, since, ErrBuildNotFound)
 	}

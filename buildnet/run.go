@@ -117,18 +117,17 @@ func (e *Engine) Start(req Request) (*run, error) {
 		return r, nil
 	}
 
-	err = e.store.CreateBuild(e.ctx, state.Build{
+	// Recorded before the build runs (the recorder keeps order), so a
+	// crash shows it as interrupted.
+	rec := state.Build{
 		ID: r.id, Status: string(StatusRunning), Requester: req.Requester, Priority: req.Priority,
 		Targets: req.Packages, Force: req.Force, CreatedAt: now, StartedAt: now,
-	})
-	if err != nil {
-		e.mu.Lock()
-		delete(e.runs, r.id)
-		e.mu.Unlock()
-		r.cancel(nil)
-		e.wg.Done()
-		return nil, fmt.Errorf("record build: %w", err)
 	}
+	e.record(func(ctx context.Context) {
+		if err := e.store.CreateBuild(ctx, rec); err != nil {
+			e.log.Error("record build", "build", rec.ID, "err", err)
+		}
+	})
 	go func() {
 		defer e.wg.Done()
 		r.execute()
@@ -619,30 +618,33 @@ func (r *run) finish(buildErr error) {
 
 	// Bookkeeping outlives the build's own context: completed work is
 	// recorded even when the build was cancelled or the engine closes.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 30*time.Second)
-	defer cancel()
-	if len(r.pending) > 0 {
-		if err := e.store.PutPackageStates(ctx, r.pending); err != nil {
-			e.log.Error("record package state", "build", r.id, "err", err)
-		} else {
-			e.remember(r.pending...)
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(r.logs)) {
-		if err := e.store.PutLog(ctx, r.id, name, r.logs[name]); err != nil {
-			e.log.Error("record build log", "build", r.id, "pkg", name, "err", err)
-		}
-	}
+	// It happens on the recorder; what later builds decide from is
+	// remembered at once.
+	pending, logs := r.pending, r.logs
+	e.remember(pending...)
 	results := make([]state.PackageResult, len(res.Packages))
 	for i, p := range res.Packages {
 		results[i] = toStateResult(p, r.started)
 	}
-	if err := e.store.FinishBuild(ctx, r.id, string(res.Status), res.Error, time.Now(), results); err != nil {
-		e.log.Error("record build", "build", r.id, "err", err)
-	}
-	if len(r.logs) > 0 {
-		e.prune(ctx)
-	}
+	id, status, errMsg, end := r.id, string(res.Status), res.Error, time.Now()
+	e.record(func(ctx context.Context) {
+		if len(pending) > 0 {
+			if err := e.store.PutPackageStates(ctx, pending); err != nil {
+				e.log.Error("record package state", "build", id, "err", err)
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(logs)) {
+			if err := e.store.PutLog(ctx, id, name, logs[name]); err != nil {
+				e.log.Error("record build log", "build", id, "pkg", name, "err", err)
+			}
+		}
+		if err := e.store.FinishBuild(ctx, id, status, errMsg, end, results); err != nil {
+			e.log.Error("record build", "build", id, "err", err)
+		}
+		if len(logs) > 0 {
+			e.prune(ctx)
+		}
+	})
 	r.result = res
 	e.mu.Lock()
 	delete(e.runs, r.id)

@@ -57,7 +57,7 @@ func (e *Engine) Status(ctx context.Context) (*EngineStatus, error) {
 	missing := len(st.Packages)
 	cursor := ""
 	for seen := 0; missing > 0 && seen < historyDepth; {
-		builds, next, err := e.store.Builds(ctx, state.Query{Limit: 50, Cursor: cursor})
+		builds, next, err := e.Store().Builds(ctx, state.Query{Limit: 50, Cursor: cursor})
 		if err != nil {
 			return nil, fmt.Errorf("status: %w", err)
 		}

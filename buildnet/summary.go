@@ -61,7 +61,7 @@ type InputsInfo struct {
 
 // Summary returns the summary of a recorded build.
 func (e *Engine) Summary(ctx context.Context, buildID string) (*Summary, error) {
-	b, err := e.store.Build(ctx, buildID)
+	b, err := e.Store().Build(ctx, buildID)
 	if err != nil {
 		return nil, fmt.Errorf("summary %s: %w", buildID, ErrBuildNotFound)
 	}

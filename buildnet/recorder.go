@@ -1,0 +1,151 @@
+package buildnet
+
+import (
+	"context"
+	"time"
+
+	"github.com/musclemap/buildnet/hash"
+	"github.com/musclemap/buildnet/state"
+)
+
+// The recorder writes build records to the store in the background, in
+// order, so a build returns as soon as its packages are done. Every read
+// of build records goes through [Engine.Store], which waits for the
+// writes queued before it: nothing reads a stale history.
+
+// recordTimeout bounds one queued write.
+const recordTimeout = 30 * time.Second
+
+type recordJob struct {
+	fn   func(context.Context)
+	done chan struct{} // closed after fn ran; nil when nobody waits
+}
+
+func (e *Engine) startRecorder() {
+	e.records = make(chan recordJob, 4096)
+	e.recorderDone = make(chan struct{})
+	go func() {
+		defer close(e.recorderDone)
+		for j := range e.records {
+			if j.fn != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+				j.fn(ctx)
+				cancel()
+			}
+			if j.done != nil {
+				close(j.done)
+			}
+		}
+	}()
+}
+
+// record queues fn to run on the recorder.
+func (e *Engine) record(fn func(context.Context)) {
+	e.records <- recordJob{fn: fn}
+}
+
+// Flush waits until every build record queued so far is written.
+func (e *Engine) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case e.records <- recordJob{done: done}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// stopRecorder drains the queue; no record may be queued afterwards.
+func (e *Engine) stopRecorder() {
+	close(e.records)
+	<-e.recorderDone
+}
+
+// flushingStore is the store as consumers see it: reads first wait for
+// the queued writes.
+type flushingStore struct {
+	e     *Engine
+	inner state.Store
+}
+
+var _ state.Store = flushingStore{}
+
+func (s flushingStore) flush(ctx context.Context) error { return s.e.Flush(ctx) }
+
+func (s flushingStore) PackageStates(ctx context.Context) (map[string]state.PackageState, error) {
+	if err := s.flush(ctx); err != nil {
+		return nil, err
+	}
+	return s.inner.PackageStates(ctx)
+}
+
+func (s flushingStore) PutPackageStates(ctx context.Context, states []state.PackageState) error {
+	return s.inner.PutPackageStates(ctx, states)
+}
+
+func (s flushingStore) DeletePackageStates(ctx context.Context, names []string) error {
+	return s.inner.DeletePackageStates(ctx, names)
+}
+
+func (s flushingStore) CreateBuild(ctx context.Context, b state.Build) error {
+	return s.inner.CreateBuild(ctx, b)
+}
+
+func (s flushingStore) StartBuild(ctx context.Context, id string, at time.Time) error {
+	return s.inner.StartBuild(ctx, id, at)
+}
+
+func (s flushingStore) FinishBuild(ctx context.Context, id, status, errMsg string, at time.Time, results []state.PackageResult) error {
+	return s.inner.FinishBuild(ctx, id, status, errMsg, at, results)
+}
+
+func (s flushingStore) Build(ctx context.Context, id string) (state.Build, error) {
+	if err := s.flush(ctx); err != nil {
+		return state.Build{}, err
+	}
+	return s.inner.Build(ctx, id)
+}
+
+func (s flushingStore) Builds(ctx context.Context, q state.Query) ([]state.Build, string, error) {
+	if err := s.flush(ctx); err != nil {
+		return nil, "", err
+	}
+	return s.inner.Builds(ctx, q)
+}
+
+func (s flushingStore) PutLog(ctx context.Context, buildID, pkg string, log []byte) error {
+	return s.inner.PutLog(ctx, buildID, pkg, log)
+}
+
+func (s flushingStore) Log(ctx context.Context, buildID, pkg string) ([]byte, error) {
+	if err := s.flush(ctx); err != nil {
+		return nil, err
+	}
+	return s.inner.Log(ctx, buildID, pkg)
+}
+
+func (s flushingStore) PruneBuilds(ctx context.Context, keep int) (int, error) {
+	return s.inner.PruneBuilds(ctx, keep)
+}
+
+func (s flushingStore) PutManifest(ctx context.Context, pkg string, digest hash.Digest, data []byte) error {
+	return s.inner.PutManifest(ctx, pkg, digest, data)
+}
+
+func (s flushingStore) Manifest(ctx context.Context, digest hash.Digest) (string, []byte, error) {
+	if err := s.flush(ctx); err != nil {
+		return "", nil, err
+	}
+	return s.inner.Manifest(ctx, digest)
+}
+
+func (s flushingStore) PruneManifests(ctx context.Context, keep int) (int, error) {
+	return s.inner.PruneManifests(ctx, keep)
+}
+
+func (s flushingStore) Secret(ctx context.Context) ([]byte, error) { return s.inner.Secret(ctx) }

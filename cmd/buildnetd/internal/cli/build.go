@@ -1,0 +1,368 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/musclemap/buildnet/buildnet"
+)
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string { return strings.Join(*m, ",") }
+
+func (m *multi) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*m = append(*m, s)
+		}
+	}
+	return nil
+}
+
+func cmdBuild(ctx context.Context, args []string, env Env) error {
+	var (
+		c        common
+		all      bool
+		force    bool
+		verbose  bool
+		packages multi
+	)
+	fs := newFlags("build", &c, env)
+	fs.BoolVar(&all, "all", false, "build every package")
+	fs.Var(&packages, "package", "build this package and its dependencies (repeatable)")
+	fs.BoolVar(&force, "force", false, "run every selected build command, ignoring state and cache")
+	fs.BoolVar(&verbose, "verbose", false, "stream every output line")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if all && len(packages) > 0 {
+		return usageErr("build: --all and --package exclude each other")
+	}
+	root, cl, e, err := c.connect(ctx, env)
+	if err != nil {
+		return err
+	}
+	if e != nil {
+		defer e.Close()
+	}
+	if !all && len(packages) == 0 {
+		cwd, err := env.dir()
+		if err != nil {
+			return err
+		}
+		var ws buildnet.Workspace
+		if e != nil {
+			ws = e.Workspace()
+		} else if err := cl.do(ctx, http.MethodGet, "/config", nil, &ws); err != nil {
+			return err
+		}
+		if p := packageAt(root, ws, cwd); p != "" {
+			packages = multi{p}
+		}
+	}
+	req := buildnet.Request{Packages: packages, Force: force, Requester: "cli"}
+	out := newReporter(env.Stdout, !c.json && isTTY(env.Stdout) && !c.noColor, !c.json, verbose)
+	var res *buildnet.BuildResult
+	if e != nil {
+		res, err = buildLocal(ctx, e, req, out)
+	} else {
+		res, err = buildRemote(ctx, cl, req, out)
+	}
+	if err != nil {
+		return err
+	}
+	if c.json {
+		writeJSON(env.Stdout, res)
+	} else {
+		out.summary(res)
+	}
+	if res.Status != buildnet.StatusSuccess {
+		return errSilent
+	}
+	return nil
+}
+
+// buildLocal runs the build in process.
+func buildLocal(ctx context.Context, e *buildnet.Engine, req buildnet.Request, out *reporter) (*buildnet.BuildResult, error) {
+	sub := e.Subscribe(ctx, 1<<16)
+	defer sub.Close()
+	run, err := e.StartBuild(req)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, run.Cancel)
+	defer stop()
+	return out.follow(run.ID(), sub.Events(), run.Done(), func() (*buildnet.BuildResult, error) {
+		return run.Wait(context.Background())
+	})
+}
+
+// buildRemote runs the build on the daemon and prints its progress from
+// the daemon's event stream. Interrupting the command cancels the build
+// there.
+func buildRemote(ctx context.Context, cl *client, req buildnet.Request, out *reporter) (*buildnet.BuildResult, error) {
+	types := []string{string(buildnet.EventBuildStart), string(buildnet.EventPackageStart),
+		string(buildnet.EventPackageComplete), string(buildnet.EventBuildComplete)}
+	if out.verbose && out.human {
+		types = append(types, string(buildnet.EventPackageOutput))
+	}
+	// Following outlives ctx: after an interrupt the command still waits
+	// for the daemon to report the cancelled build.
+	follow := context.WithoutCancel(ctx)
+	// Subscribe first, so that none of the build's events is missed.
+	stream, err := cl.subscribe(follow, types)
+	if err != nil {
+		return nil, err
+	}
+	defer stream.close()
+	body := map[string]any{"packages": req.Packages, "force": req.Force, "requester": req.Requester}
+	var started struct {
+		ID string `json:"id"`
+	}
+	if err := cl.do(ctx, http.MethodPost, "/build", body, &started); err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() {
+		cctx, cancel := context.WithTimeout(follow, 10*time.Second)
+		defer cancel()
+		_ = cl.do(cctx, http.MethodPost, "/builds/"+url.PathEscape(started.ID)+"/cancel", nil, nil)
+	})
+	defer stop()
+	return out.follow(started.ID, stream.events, stream.dead, func() (*buildnet.BuildResult, error) {
+		return nil, fmt.Errorf("build %s on the daemon at %s: %w", started.ID, cl.base, stream.err)
+	})
+}
+
+// packageAt returns the package whose directory holds dir, or "" at the
+// root or outside every package.
+func packageAt(root string, ws buildnet.Workspace, dir string) string {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return ""
+	}
+	root, err = filepath.EvalSymlinks(root)
+	if err != nil {
+		return ""
+	}
+	rel, err := filepath.Rel(root, real)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return ""
+	}
+	rel = filepath.ToSlash(rel)
+	best := ""
+	bestLen := -1
+	for _, p := range ws.Packages {
+		if (rel == p.Path || strings.HasPrefix(rel, p.Path+"/")) && len(p.Path) > bestLen {
+			best, bestLen = p.Name, len(p.Path)
+		}
+	}
+	return best
+}
+
+// reporter prints a build's progress for people.
+type reporter struct {
+	w        io.Writer
+	tty      bool // colours and a live progress line
+	human    bool
+	verbose  bool
+	total    int
+	finished int
+	running  []string
+}
+
+func newReporter(w io.Writer, tty, human, verbose bool) *reporter {
+	return &reporter{w: w, tty: tty, human: human, verbose: verbose}
+}
+
+const (
+	ansiReset  = "\x1b[0m"
+	ansiGreen  = "\x1b[32m"
+	ansiRed    = "\x1b[31m"
+	ansiYellow = "\x1b[33m"
+	ansiCyan   = "\x1b[36m"
+	ansiDim    = "\x1b[2m"
+	clearLine  = "\r\x1b[K"
+)
+
+func (r *reporter) color(c, s string) string {
+	if !r.tty {
+		return s
+	}
+	return c + s + ansiReset
+}
+
+// follow prints the events of build id until its build:complete event,
+// or until done is closed (then result gives the outcome), and returns
+// the build's result.
+func (r *reporter) follow(id string, events <-chan buildnet.Event, done <-chan struct{}, result func() (*buildnet.BuildResult, error)) (*buildnet.BuildResult, error) {
+	var ticker <-chan time.Time
+	if r.tty {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		ticker = t.C
+	}
+	finish := func() {
+		if r.tty {
+			fmt.Fprint(r.w, clearLine)
+		}
+	}
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				events = nil // dropped: the result still arrives
+				continue
+			}
+			if ev.BuildID != id {
+				continue
+			}
+			r.event(ev)
+			if ev.Type == buildnet.EventBuildComplete && ev.Result != nil {
+				finish()
+				return ev.Result, nil
+			}
+		case <-ticker:
+			r.progress()
+		case <-done:
+			// Drain what is already queued so no package line is lost.
+			for drained := false; !drained && events != nil; {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						drained = true
+					} else if ev.BuildID == id {
+						r.event(ev)
+						if ev.Type == buildnet.EventBuildComplete && ev.Result != nil {
+							finish()
+							return ev.Result, nil
+						}
+					}
+				default:
+					drained = true
+				}
+			}
+			finish()
+			return result()
+		}
+	}
+}
+
+func (r *reporter) event(ev buildnet.Event) {
+	if !r.human {
+		return
+	}
+	switch ev.Type {
+	case buildnet.EventBuildStart:
+		r.total = len(ev.Packages)
+	case buildnet.EventPackageStart:
+		r.running = append(r.running, ev.Package)
+	case buildnet.EventPackageOutput:
+		if r.verbose {
+			r.clear()
+			fmt.Fprintf(r.w, "%s %s\n", r.color(ansiDim, ev.Package+":"), ev.Line)
+		}
+	case buildnet.EventPackageComplete:
+		r.finished++
+		r.running = slices.DeleteFunc(r.running, func(s string) bool { return s == ev.Package })
+		r.clear()
+		fmt.Fprintln(r.w, r.packageLine(ev))
+	}
+}
+
+func (r *reporter) clear() {
+	if r.tty {
+		fmt.Fprint(r.w, clearLine)
+	}
+}
+
+func (r *reporter) progress() {
+	if !r.tty || r.total == 0 {
+		return
+	}
+	running := strings.Join(r.running, ", ")
+	if len(running) > 60 {
+		running = running[:57] + "..."
+	}
+	fmt.Fprintf(r.w, "%s[%d/%d] %s", clearLine, r.finished, r.total, running)
+}
+
+func (r *reporter) packageLine(ev buildnet.Event) string {
+	dur := time.Duration(0)
+	if ev.DurationMs != nil {
+		dur = time.Duration(*ev.DurationMs) * time.Millisecond
+	}
+	switch ev.Status {
+	case buildnet.StatusSuccess:
+		c := ansiGreen
+		if ev.Tier == buildnet.TierFullBuild {
+			c = ansiCyan
+		}
+		return fmt.Sprintf("%s %-24s %s %s", r.color(ansiGreen, "✓"), ev.Package, r.color(c, fmt.Sprintf("%-13s", ev.Tier)), fmtDur(dur))
+	case buildnet.StatusFailed:
+		return fmt.Sprintf("%s %-24s %s %s", r.color(ansiRed, "✗"), ev.Package, r.color(ansiRed, "failed       "), ev.Error)
+	case buildnet.StatusSkipped:
+		return fmt.Sprintf("%s %-24s %s %s", r.color(ansiYellow, "-"), ev.Package, r.color(ansiYellow, "skipped      "), ev.Error)
+	default:
+		return fmt.Sprintf("%s %-24s %s", r.color(ansiYellow, "!"), ev.Package, r.color(ansiYellow, string(ev.Status)))
+	}
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d < 10*time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	default:
+		return d.Round(100 * time.Millisecond).String()
+	}
+}
+
+// summary prints the closing line and, for failures, the failing
+// packages' last output lines.
+func (r *reporter) summary(res *buildnet.BuildResult) {
+	for _, p := range res.Packages {
+		if p.Status != buildnet.StatusFailed {
+			continue
+		}
+		fmt.Fprintf(r.w, "\n%s %s:\n", r.color(ansiRed, "--- output of"), p.Name)
+		for _, l := range p.Output {
+			fmt.Fprintf(r.w, "  %s\n", l)
+		}
+		if p.Error != "" {
+			fmt.Fprintf(r.w, "  %s\n", r.color(ansiRed, p.Error))
+		}
+	}
+	fmt.Fprintln(r.w, summaryLine(res))
+}
+
+// summaryLine reads like "12 packages: 10 instant_skip, 1 cache_restore,
+// 1 full_build in 84ms".
+func summaryLine(res *buildnet.BuildResult) string {
+	tiers, statuses := res.Counts()
+	var parts []string
+	for _, t := range []buildnet.Tier{buildnet.TierInstantSkip, buildnet.TierHashSkip, buildnet.TierCacheRestore, buildnet.TierFullBuild} {
+		if n := tiers[t]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, t))
+		}
+	}
+	for _, s := range []buildnet.Status{buildnet.StatusFailed, buildnet.StatusSkipped, buildnet.StatusCancelled} {
+		if n := statuses[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	noun := "packages"
+	if len(res.Packages) == 1 {
+		noun = "package"
+	}
+	return fmt.Sprintf("%d %s: %s in %s", len(res.Packages), noun, strings.Join(parts, ", "), fmtDur(time.Duration(res.DurationMs)*time.Millisecond))
+}

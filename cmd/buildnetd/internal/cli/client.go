@@ -1,0 +1,305 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/musclemap/buildnet/buildnet"
+)
+
+// DefaultAddr is where the CLI looks for a daemon, and where `start`
+// listens, unless --addr, --listen/--port or BUILDNET_ADDR say otherwise.
+const DefaultAddr = "127.0.0.1:9876"
+
+// probeTimeout bounds the check for a daemon, so that a command without
+// one starts at once.
+const probeTimeout = time.Second
+
+// client talks to a buildnetd daemon.
+type client struct {
+	base string // http://host:port
+	http *http.Client
+}
+
+// baseURL turns an --addr value (host:port, :port or a URL) into the
+// daemon's base URL.
+func baseURL(addr string) (string, error) {
+	if strings.Contains(addr, "://") {
+		u, err := url.Parse(addr)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return "", usageErr("--addr %q: want host:port or http://host:port", addr)
+		}
+		return strings.TrimSuffix(u.Scheme+"://"+u.Host+u.Path, "/"), nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", usageErr("--addr %q: want host:port or http://host:port", addr)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
+}
+
+func newClient(base string) *client {
+	return &client{base: base, http: &http.Client{Transport: &http.Transport{
+		Proxy:               nil, // the daemon is local, whatever HTTP_PROXY says
+		DialContext:         (&net.Dialer{Timeout: probeTimeout}).DialContext,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     30 * time.Second,
+	}}}
+}
+
+// daemon returns a client of the daemon at c.addr when one answers and
+// serves the workspace root; otherwise nil, and the command runs in
+// process. --local skips the check.
+func (c *common) daemon(ctx context.Context, root string) *client {
+	if c.local {
+		return nil
+	}
+	base, err := baseURL(c.addr)
+	if err != nil {
+		return nil
+	}
+	cl := newClient(base)
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	var h struct {
+		Status    string `json:"status"`
+		Workspace string `json:"workspace"`
+	}
+	if err := cl.do(ctx, http.MethodGet, "/health", nil, &h); err != nil || h.Status != "ok" {
+		return nil
+	}
+	if !sameDir(h.Workspace, root) {
+		return nil
+	}
+	return cl
+}
+
+// sameDir reports whether a and b name the same directory once symbolic
+// links are resolved.
+func sameDir(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	ra, err := filepath.EvalSymlinks(a)
+	if err != nil {
+		return false
+	}
+	rb, err := filepath.EvalSymlinks(b)
+	if err != nil {
+		return false
+	}
+	return ra == rb
+}
+
+// do sends a JSON request and decodes a JSON response into out (which
+// may be nil). A daemon error becomes an *Error with the daemon's code
+// and message.
+func (cl *client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, cl.base+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := cl.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("daemon at %s: %w", cl.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("daemon at %s: %s %s: %w", cl.base, method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		return daemonError(resp.StatusCode, data)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("daemon at %s: %s %s: decode response: %w", cl.base, method, path, err)
+	}
+	return nil
+}
+
+// daemonError maps the daemon's JSON error to the CLI's, with the exit
+// status the same failure has in process.
+func daemonError(status int, body []byte) error {
+	var e struct {
+		Error *Error `json:"error"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil || e.Error == nil || e.Error.Code == "" {
+		return &Error{Code: "internal", Message: fmt.Sprintf("daemon: HTTP %d: %s", status, bytes.TrimSpace(body)), Exit: 1}
+	}
+	ce := e.Error
+	switch ce.Code {
+	case "unknown_package", "invalid_config", "bad_request", "invalid_json", "usage":
+		ce.Exit = 2
+	default:
+		ce.Exit = 1
+	}
+	return ce
+}
+
+// eventStream follows the daemon's /events, reconnecting with
+// Last-Event-ID when the connection breaks, so that no event is lost
+// while the daemon's buffer holds it.
+type eventStream struct {
+	events chan buildnet.Event
+	dead   chan struct{} // closed when the stream gave up; err says why
+	err    error
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// maxReconnects bounds consecutive failed reconnections.
+const maxReconnects = 5
+
+// subscribe opens the event stream and returns once the daemon confirmed
+// the subscription: every event published after that is delivered.
+func (cl *client) subscribe(ctx context.Context, types []string) (*eventStream, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	q := "?types=" + url.QueryEscape(strings.Join(types, ","))
+	br, body, err := cl.openEvents(ctx, q, "")
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	s := &eventStream{events: make(chan buildnet.Event, 1024), dead: make(chan struct{}), cancel: cancel}
+	s.wg.Go(func() { s.run(ctx, cl, q, br, body) })
+	return s, nil
+}
+
+// close ends the stream and waits for its reader.
+func (s *eventStream) close() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// openEvents connects to /events and reads up to the daemon's first
+// comment, which it sends once the subscription is in place.
+func (cl *client) openEvents(ctx context.Context, query, lastID string) (*bufio.Reader, io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cl.base+"/events"+query, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := cl.http.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("daemon at %s: events: %w", cl.base, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return nil, nil, daemonError(resp.StatusCode, data)
+	}
+	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			resp.Body.Close()
+			return nil, nil, fmt.Errorf("daemon at %s: events: %w", cl.base, err)
+		}
+		if strings.HasPrefix(line, ":") {
+			return br, resp.Body, nil
+		}
+	}
+}
+
+func (s *eventStream) run(ctx context.Context, cl *client, query string, br *bufio.Reader, body io.ReadCloser) {
+	defer close(s.dead)
+	last := "0"
+	for failures := 0; ; {
+		err := readSSE(br, func(id string, ev buildnet.Event) bool {
+			last, failures = id, 0
+			select {
+			case s.events <- ev:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+		body.Close()
+		for {
+			if ctx.Err() != nil {
+				s.err = ctx.Err()
+				return
+			}
+			if failures++; failures > maxReconnects {
+				s.err = fmt.Errorf("lost the daemon's event stream: %w", err)
+				return
+			}
+			select {
+			case <-time.After(time.Duration(failures) * 100 * time.Millisecond):
+			case <-ctx.Done():
+				continue
+			}
+			if br, body, err = cl.openEvents(ctx, query, last); err == nil {
+				break
+			}
+		}
+	}
+}
+
+// readSSE parses server-sent events from br, calling fn for each until
+// fn returns false or the stream ends.
+func readSSE(br *bufio.Reader, fn func(id string, ev buildnet.Event) bool) error {
+	var id, data string
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case line == "":
+			if data != "" {
+				var ev buildnet.Event
+				if err := json.Unmarshal([]byte(data), &ev); err == nil {
+					if ev.Seq != 0 && id == "" {
+						id = strconv.FormatUint(ev.Seq, 10)
+					}
+					if !fn(id, ev) {
+						return errors.New("stopped")
+					}
+				}
+			}
+			id, data = "", ""
+		case strings.HasPrefix(line, "id:"):
+			id = strings.TrimSpace(line[3:])
+		case strings.HasPrefix(line, "data:"):
+			data += strings.TrimPrefix(line[5:], " ")
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/musclemap/buildnet/buildnet"
+	"github.com/musclemap/buildnet/graph"
+	"github.com/musclemap/buildnet/state"
+)
+
+// Error codes of the JSON error body, as api.md lists them.
+const (
+	codeBadRequest    = "bad_request"
+	codeInvalidJSON   = "invalid_json"
+	codeNotFound      = "not_found"
+	codeUnknownPkg    = "unknown_package"
+	codeConflict      = "conflict"
+	codeTooLarge      = "too_large"
+	codeInternal      = "internal"
+	codeForbidden     = "forbidden"
+	codeMethod        = "method_not_allowed"
+	codeUnavailable   = "unavailable"
+	codeShuttingDown  = "shutting_down"
+	maxSuggestions    = 5
+	maxRequesterBytes = 64
+)
+
+// APIError is an error with the HTTP status and the machine-readable code
+// the client receives. Handlers return it; [Server] writes it as
+// {"error":{"code","message"}}.
+type APIError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Suggestions holds close package names for unknown_package.
+	Suggestions []string `json:"suggestions,omitzero"`
+}
+
+// Error returns the message.
+func (e *APIError) Error() string { return e.Message }
+
+func errorf(status int, code, format string, args ...any) *APIError {
+	return &APIError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// toAPIError maps any error a handler returns to the one the client sees.
+func toAPIError(err error) *APIError {
+	if ae, ok := errors.AsType[*APIError](err); ok {
+		return ae
+	}
+	if mb, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "request body larger than %d bytes", mb.Limit)
+	}
+	if up, ok := errors.AsType[*graph.UnknownPackageError](err); ok {
+		return &APIError{Status: http.StatusNotFound, Code: codeUnknownPkg, Message: err.Error(), Suggestions: append([]string{}, up.Suggestions...)}
+	}
+	switch {
+	case errors.Is(err, buildnet.ErrUnknownPackage):
+		ae := errorf(http.StatusNotFound, codeUnknownPkg, "%s", err)
+		ae.Suggestions = []string{}
+		return ae
+	case errors.Is(err, state.ErrNotFound), errors.Is(err, buildnet.ErrBuildNotFound):
+		return errorf(http.StatusNotFound, codeNotFound, "%s", err)
+	case errors.Is(err, state.ErrInvalidCursor), errors.Is(err, state.ErrInvalid):
+		return errorf(http.StatusBadRequest, codeBadRequest, "%s", err)
+	case errors.Is(err, buildnet.ErrClosed):
+		return errorf(http.StatusServiceUnavailable, codeUnavailable, "%s", err)
+	case errors.Is(err, context.Canceled):
+		// The client went away; the status is for the log only.
+		return errorf(499, "cancelled", "%s", err)
+	}
+	return errorf(http.StatusInternalServerError, codeInternal, "%s", err)
+}
+
+// writeJSON writes v as the JSON response with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	b = append(b, '\n')
+	_, err = w.Write(b)
+	return err
+}
+
+// writeError is the one writer of JSON errors.
+func writeError(w http.ResponseWriter, e *APIError) {
+	if e.Status == http.StatusMethodNotAllowed && w.Header().Get("Allow") == "" {
+		w.Header().Set("Allow", "GET, HEAD")
+	}
+	_ = writeJSON(w, e.Status, struct {
+		Error *APIError `json:"error"`
+	}{e})
+}
+
+// decodeBody decodes the request's JSON body into v. An empty body
+// leaves v as it is. The body is already bounded by MaxBytesReader.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return err
+		}
+		return errorf(http.StatusBadRequest, codeInvalidJSON, "invalid JSON body: %s", jsonErrorText(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return err
+		}
+		return errorf(http.StatusBadRequest, codeInvalidJSON, "invalid JSON body: unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// jsonErrorText adds the byte offset to a syntax error.
+func jsonErrorText(err error) string {
+	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+		return fmt.Sprintf("%s (at byte %d)", se, se.Offset)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "unexpected end of JSON input"
+	}
+	return err.Error()
+}

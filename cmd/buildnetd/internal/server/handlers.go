@@ -1,0 +1,527 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/musclemap/buildnet/buildnet"
+	"github.com/musclemap/buildnet/cache"
+	"github.com/musclemap/buildnet/state"
+)
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"status": "ok", "version": s.opts.Version, "workspace": s.e.Root(),
+		"uptime_s": time.Since(s.started).Seconds(),
+	})
+}
+
+// statusResponse is the body of GET /status.
+type statusResponse struct {
+	Version      string                   `json:"version"`
+	StartedAt    time.Time                `json:"started_at"`
+	UptimeS      float64                  `json:"uptime_s"`
+	Workspace    string                   `json:"workspace"`
+	Concurrency  int                      `json:"concurrency"`
+	Packages     []buildnet.PackageStatus `json:"packages"`
+	ActiveBuilds []activeBuild            `json:"active_builds"`
+	Queue        []buildnet.QueuedPackage `json:"queue"`
+	Cache        cache.Stats              `json:"cache"`
+	Host         hostStats                `json:"host"`
+}
+
+// statusCache keeps the engine status and cache stats for up to
+// statusMaxAge, or until an event changes them, so that panels polling
+// /status do not each rescan the store and the cache.
+type statusCache struct {
+	// mu guards the fields below; it is held while refreshing, so
+	// concurrent callers share one refresh.
+	mu  sync.Mutex
+	at  time.Time
+	gen uint64
+	st  *buildnet.EngineStatus
+	cs  cache.Stats
+}
+
+// statusMaxAge bounds how stale /status may be about changes made by
+// other processes on the same workspace.
+const statusMaxAge = time.Second
+
+func (s *Server) engineStatus(ctx context.Context) (*buildnet.EngineStatus, cache.Stats, error) {
+	c := &s.status
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gen := s.hub.generation()
+	if c.st != nil && c.gen == gen && time.Since(c.at) < statusMaxAge {
+		return c.st, c.cs, nil
+	}
+	st, err := s.e.Status(ctx)
+	if err != nil {
+		return nil, cache.Stats{}, err
+	}
+	cs, err := s.e.CacheStats(ctx)
+	if err != nil {
+		return nil, cache.Stats{}, err
+	}
+	c.st, c.cs, c.gen, c.at = st, cs, gen, time.Now()
+	return st, cs, nil
+}
+
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
+	st, cs, err := s.engineStatus(r.Context())
+	if err != nil {
+		return err
+	}
+	active, err := s.activeBuilds(r.Context())
+	if err != nil {
+		return err
+	}
+	queue := s.e.Queue()
+	if queue == nil {
+		queue = []buildnet.QueuedPackage{}
+	}
+	return writeJSON(w, http.StatusOK, statusResponse{
+		Version: s.opts.Version, StartedAt: s.started, UptimeS: time.Since(s.started).Seconds(),
+		Workspace: st.Root, Concurrency: st.Concurrency, Packages: st.Packages,
+		ActiveBuilds: active, Queue: queue, Cache: cs, Host: s.hostStats(),
+	})
+}
+
+// activeBuilds describes the engine's running builds, from the hub's live
+// view or, for a build whose start the hub has not seen yet, the store.
+func (s *Server) activeBuilds(ctx context.Context) ([]activeBuild, error) {
+	ids := s.e.ActiveBuilds()
+	out := make([]activeBuild, 0, len(ids))
+	for _, id := range ids {
+		a, ok := s.hub.active(id)
+		if !ok {
+			b, err := s.e.Store().Build(ctx, id)
+			if err != nil && !errors.Is(err, state.ErrNotFound) {
+				return nil, err
+			}
+			a.Requester, a.StartedAt = b.Requester, b.StartedAt
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// buildBody is the optional body of POST /build.
+type buildBody struct {
+	Packages []string `json:"packages"`
+	Force    bool     `json:"force"`
+	Priority priority `json:"priority"`
+	// Requester names who asks; "api" when empty. The CLI sends "cli".
+	Requester string `json:"requester"`
+}
+
+// priority reads "low", "normal", "high" or an integer.
+type priority int
+
+func (p *priority) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err == nil {
+		*p = priority(n)
+		return nil
+	}
+	var name string
+	if err := json.Unmarshal(b, &name); err != nil {
+		return fmt.Errorf("priority: want \"low\", \"normal\", \"high\" or an integer")
+	}
+	n, err := buildnet.ParsePriority(name)
+	if err != nil {
+		return fmt.Errorf("priority: %w", err)
+	}
+	*p = priority(n)
+	return nil
+}
+
+func boolParam(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, errorf(http.StatusBadRequest, codeBadRequest, "query parameter %s=%q: want true or false", name, v)
+	}
+	return b, nil
+}
+
+func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) error {
+	if s.shuttingDown() {
+		return errorf(http.StatusServiceUnavailable, codeShuttingDown, "buildnetd is shutting down")
+	}
+	wait, err := boolParam(r, "wait")
+	if err != nil {
+		return err
+	}
+	var body buildBody
+	if err := decodeBody(r, &body); err != nil {
+		return err
+	}
+	if p := r.PathValue("package"); p != "" {
+		body.Packages = []string{p}
+	}
+	if slices.Contains(body.Packages, "") {
+		return errorf(http.StatusBadRequest, codeBadRequest, "empty package name")
+	}
+	requester := strings.TrimSpace(body.Requester)
+	if requester == "" {
+		requester = "api"
+	}
+	if len(requester) > maxRequesterBytes {
+		requester = requester[:maxRequesterBytes]
+	}
+	run, err := s.e.StartBuild(buildnet.Request{
+		Packages: body.Packages, Force: body.Force, Requester: requester, Priority: int(body.Priority),
+	})
+	if err != nil {
+		return s.withSuggestions(err, body.Packages)
+	}
+	s.log.Info("build started", "build", run.ID(), "requester", requester, "packages", body.Packages, "force", body.Force, "remote", r.RemoteAddr)
+	if !wait {
+		return writeJSON(w, http.StatusAccepted, map[string]string{"id": run.ID(), "status": string(buildnet.StatusRunning)})
+	}
+	// The build may take long: lift the request's deadlines. The client
+	// leaving ends the wait, not the build.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	res, err := run.Wait(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, res)
+}
+
+// withSuggestions adds to an unknown-package error the names close to
+// the first requested name the workspace does not have.
+func (s *Server) withSuggestions(err error, names []string) error {
+	if !errors.Is(err, buildnet.ErrUnknownPackage) {
+		return err
+	}
+	ae := toAPIError(err)
+	g := s.e.Graph()
+	for _, n := range names {
+		if !g.Has(n) {
+			ae.Suggestions = append([]string{}, g.Similar(n, maxSuggestions)...)
+			break
+		}
+	}
+	return ae
+}
+
+// buildsResponse is the body of GET /builds.
+type buildsResponse struct {
+	Builds []state.Build `json:"builds"`
+	Next   string        `json:"next"`
+}
+
+func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request) error {
+	v := r.URL.Query()
+	q := state.Query{
+		Package: v.Get("package"), Status: v.Get("status"), Tier: v.Get("tier"),
+		Requester: v.Get("requester"), Search: v.Get("q"), Cursor: v.Get("cursor"),
+	}
+	var err error
+	if q.Since, err = timeParam(v.Get("since"), "since"); err != nil {
+		return err
+	}
+	if q.Until, err = timeParam(v.Get("until"), "until"); err != nil {
+		return err
+	}
+	if q.Limit, err = intParam(v.Get("limit"), "limit"); err != nil {
+		return err
+	}
+	builds, next, err := s.e.History(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	for i := range builds {
+		s.withLive(&builds[i])
+	}
+	return writeJSON(w, http.StatusOK, buildsResponse{Builds: builds, Next: next})
+}
+
+// withLive fills in the packages finished so far of a running build.
+func (s *Server) withLive(b *state.Build) {
+	if b.Status != state.StatusRunning || len(b.Packages) > 0 {
+		return
+	}
+	if res, ok := s.hub.liveResults(b.ID); ok {
+		b.Packages = res
+	}
+}
+
+func timeParam(v, name string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, errorf(http.StatusBadRequest, codeBadRequest, "query parameter %s=%q: want an RFC 3339 time", name, v)
+	}
+	return t, nil
+}
+
+func intParam(v, name string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, errorf(http.StatusBadRequest, codeBadRequest, "query parameter %s=%q: want a non-negative integer", name, v)
+	}
+	return n, nil
+}
+
+func (s *Server) build(ctx context.Context, id string) (state.Build, error) {
+	b, err := s.e.Store().Build(ctx, id)
+	if errors.Is(err, state.ErrNotFound) {
+		return b, errorf(http.StatusNotFound, codeNotFound, "build %q not found", id)
+	}
+	return b, err
+}
+
+func (s *Server) getBuild(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.build(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	s.withLive(&b)
+	return writeJSON(w, http.StatusOK, b)
+}
+
+func (s *Server) getLog(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	b, err := s.build(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	v := r.URL.Query()
+	keepANSI := true
+	if a := v.Get("ansi"); a != "" {
+		if keepANSI, err = strconv.ParseBool(a); err != nil {
+			return errorf(http.StatusBadRequest, codeBadRequest, "query parameter ansi=%q: want true or false", a)
+		}
+	}
+	download, err := boolParam(r, "download")
+	if err != nil {
+		return err
+	}
+	var (
+		pkgs []string // the build's packages, in order
+		logs = map[string][]byte{}
+	)
+	live := false
+	if b.Status == state.StatusRunning {
+		pkgs, logs, live = s.hub.liveLogs(id)
+	}
+	if !live {
+		for _, p := range b.Packages {
+			pkgs = append(pkgs, p.Package)
+			l, err := s.e.Store().Log(r.Context(), id, p.Package)
+			switch {
+			case errors.Is(err, state.ErrNotFound):
+			case err != nil:
+				return err
+			default:
+				logs[p.Package] = l
+			}
+		}
+	}
+	var out []byte
+	name := "build-" + id + ".log"
+	if one := v.Get("package"); one != "" {
+		if !slices.Contains(pkgs, one) && !slices.Contains(b.Targets, one) {
+			return errorf(http.StatusNotFound, codeNotFound, "package %q is not part of build %s", one, id)
+		}
+		out = logs[one]
+		name = "build-" + id + "-" + one + ".log"
+	} else {
+		for _, p := range pkgs {
+			l, ok := logs[p]
+			if !ok {
+				continue
+			}
+			if len(out) > 0 {
+				out = append(out, '\n')
+			}
+			out = append(out, "==> "+p+" <==\n"...)
+			out = append(out, l...)
+			if len(l) > 0 && l[len(l)-1] != '\n' {
+				out = append(out, '\n')
+			}
+		}
+	}
+	if !keepANSI {
+		out = stripANSI(out)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if download {
+		w.Header().Set("Content-Disposition", `attachment; filename="`+safeFileName(name)+`"`)
+	}
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(out)
+	return err
+}
+
+// safeFileName keeps a header-safe file name.
+func safeFileName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r >= 0x7f || r == '"' || r == '\\' || r == '/' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+func (s *Server) cancelBuild(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := s.e.Cancel(id); err != nil {
+		if !errors.Is(err, buildnet.ErrBuildNotFound) {
+			return err
+		}
+		if _, err := s.build(r.Context(), id); err != nil {
+			return err
+		}
+		return errorf(http.StatusConflict, codeConflict, "build %s has already finished", id)
+	}
+	s.log.Info("build cancel requested", "build", id, "remote", r.RemoteAddr)
+	return writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "cancelling"})
+}
+
+func (s *Server) cacheStats(w http.ResponseWriter, r *http.Request) error {
+	cs, err := s.e.CacheStats(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, cs)
+}
+
+// cacheEntry is one item of GET /cache/entries.
+type cacheEntry struct {
+	Key       string    `json:"key"`
+	Package   string    `json:"package"`
+	Size      int64     `json:"size"`
+	Files     int       `json:"files"`
+	CreatedAt time.Time `json:"created_at"`
+	LastUsed  time.Time `json:"last_used"`
+}
+
+// Page sizes of GET /cache/entries.
+const (
+	defaultEntries = 100
+	maxEntries     = 1000
+)
+
+func (s *Server) cacheEntries(w http.ResponseWriter, r *http.Request) error {
+	v := r.URL.Query()
+	limit, err := intParam(v.Get("limit"), "limit")
+	if err != nil {
+		return err
+	}
+	if limit == 0 {
+		limit = defaultEntries
+	}
+	limit = min(limit, maxEntries)
+	offset := 0
+	if c := v.Get("cursor"); c != "" {
+		if offset, err = strconv.Atoi(c); err != nil || offset < 0 {
+			return errorf(http.StatusBadRequest, codeBadRequest, "invalid cursor %q", c)
+		}
+	}
+	all, err := s.e.Cache().Entries(r.Context())
+	if err != nil {
+		return err
+	}
+	offset = min(offset, len(all))
+	page := all[offset:min(offset+limit, len(all))]
+	out := make([]cacheEntry, len(page))
+	for i, e := range page {
+		out[i] = cacheEntry{Key: e.Key.String(), Package: e.Package, Size: e.Size, Files: e.Files, CreatedAt: e.CreatedAt, LastUsed: e.LastUsed}
+	}
+	next := ""
+	if offset+limit < len(all) {
+		next = strconv.Itoa(offset + limit)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"entries": out, "next": next})
+}
+
+func (s *Server) cacheClear(w http.ResponseWriter, r *http.Request) error {
+	if err := s.e.ClearCache(r.Context()); err != nil {
+		return err
+	}
+	s.log.Info("cache cleared", "remote", r.RemoteAddr)
+	return writeJSON(w, http.StatusOK, map[string]bool{"cleared": true})
+}
+
+func (s *Server) config(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, s.e.Workspace())
+}
+
+func (s *Server) graph(w http.ResponseWriter, r *http.Request) error {
+	g := s.e.Graph()
+	switch f := r.URL.Query().Get("format"); f {
+	case "", "json":
+		return writeJSON(w, http.StatusOK, g)
+	case "dot":
+		w.Header().Set("Content-Type", "text/vnd.graphviz; charset=utf-8")
+		_, err := w.Write([]byte(g.DOT()))
+		return err
+	default:
+		return errorf(http.StatusBadRequest, codeBadRequest, "format %q: want json or dot", f)
+	}
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) error {
+	cs, err := s.e.CacheStats(r.Context())
+	if err != nil {
+		return err
+	}
+	clients, dropped, last := s.hub.counts()
+	var b strings.Builder
+	metric := func(name, typ, help string, v float64, labels ...string) {
+		if typ != "" {
+			fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		}
+		l := ""
+		if len(labels) > 0 {
+			l = "{" + strings.Join(labels, ",") + "}"
+		}
+		fmt.Fprintf(&b, "%s%s %s\n", name, l, strconv.FormatFloat(v, 'g', -1, 64))
+	}
+	metric("buildnet_uptime_seconds", "gauge", "Seconds since the daemon started.", time.Since(s.started).Seconds())
+	metric("buildnet_active_builds", "gauge", "Builds in progress.", float64(len(s.e.ActiveBuilds())))
+	metric("buildnet_events_total", "counter", "Events published by the engine.", float64(last))
+	metric("buildnet_event_clients", "gauge", "Connected SSE and WebSocket clients.", float64(clients))
+	metric("buildnet_event_clients_dropped_total", "counter", "Event clients dropped for being too slow.", float64(dropped))
+	metric("buildnet_cache_entries", "gauge", "Entries in the local cache.", float64(cs.Entries))
+	metric("buildnet_cache_bytes", "gauge", "Bytes in the local cache.", float64(cs.Bytes))
+	metric("buildnet_cache_hits_total", "counter", "Cache lookups that hit.", float64(cs.Hits))
+	metric("buildnet_cache_misses_total", "counter", "Cache lookups that missed.", float64(cs.Misses))
+	metric("buildnet_cache_evictions_total", "counter", "Cache entries evicted.", float64(cs.Evictions))
+	metric("buildnet_cache_corrupt_total", "counter", "Corrupt cache entries found.", float64(cs.Corrupt))
+	for c := 1; c <= 5; c++ {
+		typ := ""
+		if c == 1 {
+			typ = "counter"
+		}
+		metric("buildnet_http_requests_total", typ, "HTTP requests served, by status class.", float64(s.requests[c].Load()), fmt.Sprintf(`code="%dxx"`, c))
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	_, err = w.Write([]byte(b.String()))
+	return err
+}

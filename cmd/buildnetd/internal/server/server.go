@@ -1,0 +1,419 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/musclemap/buildnet/buildnet"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/panel"
+)
+
+// Defaults of [Options].
+const (
+	DefaultMaxBodyBytes   = 1 << 20
+	DefaultEventBuffer    = 4096
+	DefaultClientBuffer   = 4096
+	DefaultShutdownGrace  = 30 * time.Second
+	DefaultPingInterval   = 15 * time.Second
+	DefaultRequestTimeout = 60 * time.Second
+)
+
+// Options configures a [Server]. Zero values mean the defaults.
+type Options struct {
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+	// Version is reported by /health, /status and the WebSocket hello.
+	Version string
+	// ListenAddr is the host:port the server is reached at. When its host
+	// is a loopback name or address, requests must name a loopback host
+	// (localhost, 127.0.0.1, [::1] or ListenAddr's host) in Host: a guard
+	// against DNS rebinding. "" means the listener's address when served
+	// by [Server.Serve], and no Host check otherwise.
+	ListenAddr string
+	// MaxBodyBytes bounds request bodies; 0 means 1 MiB.
+	MaxBodyBytes int64
+	// EventBuffer is how many recent events are kept for Last-Event-ID
+	// replay; 0 means 4096.
+	EventBuffer int
+	// ClientBuffer is how many events may wait for one SSE or WebSocket
+	// client before it is dropped as too slow; 0 means 4096. A dropped
+	// SSE client that reconnects with Last-Event-ID gets what it missed
+	// from the EventBuffer, so there is little point in it being larger.
+	ClientBuffer int
+	// PingInterval is the period of SSE keep-alive comments; 0 means 15s.
+	PingInterval time.Duration
+	// ShutdownGrace is how long [Server.Serve] lets running builds go on
+	// after its context ends before cancelling them; 0 means 30s.
+	ShutdownGrace time.Duration
+	// RequestTimeout bounds reading and writing each request that is not
+	// a stream or a waited-for build; 0 means 60s.
+	RequestTimeout time.Duration
+	// Panel serves GET /; nil means the embedded panel.
+	Panel http.Handler
+}
+
+// Server serves the HTTP API of one engine. It is an [http.Handler] and
+// safe for concurrent use. Close releases it.
+type Server struct {
+	e       *buildnet.Engine
+	opts    Options
+	log     *slog.Logger
+	hub     *hub
+	mux     *http.ServeMux
+	cop     http.CrossOriginProtection
+	started time.Time
+	hostCPU *cpuSampler
+	status  statusCache
+
+	hosts     atomic.Pointer[map[string]bool] // nil: no Host check
+	draining  chan struct{}                   // closed when shutdown begins: no new builds or streams
+	drainOnce sync.Once
+	stopping  chan struct{} // closed when event streams must end
+	stopOnce  sync.Once
+	streams   sync.WaitGroup // SSE and WebSocket handlers
+	requests  [6]atomic.Uint64
+}
+
+// New returns a server for e. It subscribes to e's events at once, so
+// that /events can replay everything published from now on.
+func New(e *buildnet.Engine, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.EventBuffer <= 0 {
+		opts.EventBuffer = DefaultEventBuffer
+	}
+	if opts.ClientBuffer <= 0 {
+		opts.ClientBuffer = DefaultClientBuffer
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = DefaultPingInterval
+	}
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = DefaultShutdownGrace
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
+	}
+	if opts.Panel == nil {
+		opts.Panel = panel.Handler()
+	}
+	s := &Server{
+		e: e, opts: opts, log: opts.Logger, started: time.Now(),
+		draining: make(chan struct{}), stopping: make(chan struct{}), hostCPU: newCPUSampler(),
+	}
+	s.hub = newHub(e, s.log, opts.EventBuffer, opts.ClientBuffer)
+	if opts.ListenAddr != "" {
+		s.setListenAddr(opts.ListenAddr)
+	}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.Handle("GET /health", s.api(s.health))
+	m.Handle("GET /status", s.api(s.getStatus))
+	m.Handle("POST /build", s.api(s.postBuild))
+	m.Handle("POST /build/{package}", s.api(s.postBuild))
+	m.Handle("GET /builds", s.api(s.listBuilds))
+	m.Handle("GET /builds/{id}", s.api(s.getBuild))
+	m.Handle("GET /builds/{id}/log", s.api(s.getLog))
+	m.Handle("POST /builds/{id}/cancel", s.api(s.cancelBuild))
+	m.Handle("GET /cache/stats", s.api(s.cacheStats))
+	m.Handle("GET /cache/entries", s.api(s.cacheEntries))
+	m.Handle("POST /cache/clear", s.api(s.cacheClear))
+	m.Handle("GET /config", s.api(s.config))
+	m.Handle("GET /graph", s.api(s.graph))
+	m.Handle("GET /metrics", s.api(s.metrics))
+	m.Handle("GET /events", s.stream(s.events))
+	m.Handle("GET /ws", s.stream(s.websocket))
+	m.Handle("GET /", s.bounded(s.opts.Panel))
+	m.Handle("/", s.api(s.noRoute))
+	s.mux = m
+}
+
+// setListenAddr turns the Host check on when addr is on loopback.
+func (s *Server) setListenAddr(addr string) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	host = strings.ToLower(strings.Trim(host, "[]"))
+	if !isLoopback(host) {
+		s.hosts.Store(nil)
+		return
+	}
+	allowed := map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true, host: true}
+	s.hosts.Store(&allowed)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// hostAllowed reports whether the request's Host passes the DNS
+// rebinding check.
+func (s *Server) hostAllowed(r *http.Request) bool {
+	allowed := s.hosts.Load()
+	if allowed == nil {
+		return true
+	}
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	return (*allowed)[strings.ToLower(strings.Trim(host, "[]"))]
+}
+
+// ServeHTTP checks Host and cross-origin requests, then routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() { s.count(sw.status) }()
+	if !s.hostAllowed(r) {
+		s.log.Warn("request refused: Host not allowed", "host", r.Host, "remote", r.RemoteAddr, "path", r.URL.Path)
+		writeError(sw, errorf(http.StatusForbidden, codeForbidden, "host %q not allowed", r.Host))
+		return
+	}
+	if err := s.cop.Check(r); err != nil {
+		s.log.Warn("request refused: cross-origin", "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr, "path", r.URL.Path)
+		writeError(sw, errorf(http.StatusForbidden, codeForbidden, "cross-origin request refused"))
+		return
+	}
+	sw.Header().Set("X-Content-Type-Options", "nosniff")
+	r.Body = http.MaxBytesReader(sw, r.Body, s.opts.MaxBodyBytes)
+	s.mux.ServeHTTP(sw, r)
+}
+
+func (s *Server) count(status int) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if c := status / 100; c >= 1 && c <= 5 {
+		s.requests[c].Add(1)
+	}
+}
+
+// statusWriter remembers the status written, so that a handler failing
+// after it wrote its response does not write an error over it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController and the WebSocket upgrade reach the
+// connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// handlerFunc is an HTTP handler that returns its error for the one JSON
+// error writer.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// api wraps a request-response handler: its reads and writes are bounded
+// by RequestTimeout.
+func (s *Server) api(fn handlerFunc) http.Handler {
+	return s.bounded(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.run(fn, w, r) }))
+}
+
+// bounded bounds the reads and writes of h's requests by RequestTimeout.
+func (s *Server) bounded(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		deadline := time.Now().Add(s.opts.RequestTimeout)
+		_ = rc.SetReadDeadline(deadline)
+		_ = rc.SetWriteDeadline(deadline)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// stream wraps an event stream handler, which runs as long as its client
+// and manages its own deadlines.
+func (s *Server) stream(fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.run(fn, w, r) })
+}
+
+func (s *Server) run(fn handlerFunc, w http.ResponseWriter, r *http.Request) {
+	err := fn(w, r)
+	if err == nil {
+		return
+	}
+	ae := toAPIError(err)
+	switch {
+	case ae.Status >= 500 && ae.Status != http.StatusServiceUnavailable:
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	default:
+		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "code", ae.Code, "err", err)
+	}
+	if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
+		return // the response has begun; the error can only be logged
+	}
+	if ae.Status == 499 {
+		return
+	}
+	writeError(w, ae)
+}
+
+// noRoute answers what no route matched (GET goes to the panel).
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pat := s.mux.Handler(probe); pat != "" && pat != "/" && pat != "GET /" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return errorf(http.StatusMethodNotAllowed, codeMethod, "method %s not allowed on %s", r.Method, r.URL.Path)
+	}
+	return errorf(http.StatusNotFound, codeNotFound, "no endpoint %s %s", r.Method, r.URL.Path)
+}
+
+// Close stops the event hub, ending every event stream. It does not
+// close the engine. Serve calls it when it returns.
+func (s *Server) Close() error {
+	s.beginShutdown()
+	s.stopStreams()
+	s.hub.close()
+	return nil
+}
+
+// beginShutdown refuses new builds and new event streams.
+func (s *Server) beginShutdown() {
+	s.drainOnce.Do(func() { close(s.draining) })
+}
+
+// stopStreams ends the event streams, once they have been sent what is
+// queued for them.
+func (s *Server) stopStreams() {
+	s.stopOnce.Do(func() { close(s.stopping) })
+}
+
+func (s *Server) shuttingDown() bool {
+	select {
+	case <-s.draining:
+		return true
+	default:
+		return false
+	}
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: it stops
+// accepting connections and refuses new builds, lets running builds
+// finish within ShutdownGrace, cancels those still running (the engine
+// records them cancelled) and waits for them; event streams get the
+// builds' last events, then end; requests in flight finish. It returns
+// nil after a shutdown caused by ctx.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.opts.ListenAddr == "" {
+		s.setListenAddr(ln.Addr().String())
+	}
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// WriteTimeout stays 0: event streams and waited-for builds are
+		// long; other routes bound themselves (see api).
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.Close()
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "cause", context.Cause(ctx), "grace", s.opts.ShutdownGrace)
+	s.beginShutdown()
+	shut := make(chan error, 1)
+	// Shutdown closes the listener at once, then waits for requests in
+	// flight; a waited-for build ends with the builds below.
+	go func() { shut <- srv.Shutdown(context.WithoutCancel(ctx)) }()
+	s.drainBuilds()
+	// Let the streams carry the builds' build:complete before they end.
+	s.hub.waitBuildsSeen(2 * time.Second)
+	s.stopStreams()
+	select {
+	case <-shut:
+	case <-time.After(5 * time.Second):
+		s.log.Warn("requests still in flight after the builds ended; closing their connections")
+		srv.Close()
+		<-shut
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.log.Error("serve", "err", err)
+	}
+	s.Close()
+	s.streams.Wait()
+	s.log.Info("stopped")
+	return nil
+}
+
+// drainBuilds waits for running builds up to the grace period, then
+// cancels the rest and waits for them to be recorded.
+func (s *Server) drainBuilds() {
+	deadline := time.Now().Add(s.opts.ShutdownGrace)
+	if ids := s.e.ActiveBuilds(); len(ids) > 0 {
+		s.log.Info("waiting for running builds", "builds", ids, "grace", s.opts.ShutdownGrace)
+	}
+	if s.waitIdle(deadline) {
+		return
+	}
+	for _, id := range s.e.ActiveBuilds() {
+		s.log.Warn("cancelling build at shutdown", "build", id, "reason", "grace period over")
+		if err := s.e.Cancel(id); err != nil && !errors.Is(err, buildnet.ErrBuildNotFound) {
+			s.log.Error("cancel build", "build", id, "err", err)
+		}
+	}
+	if !s.waitIdle(time.Now().Add(30 * time.Second)) {
+		s.log.Error("builds still running after cancellation", "builds", s.e.ActiveBuilds())
+	}
+}
+
+// waitIdle waits until no build runs, or deadline; it reports which.
+func (s *Server) waitIdle(deadline time.Time) bool {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for len(s.e.ActiveBuilds()) > 0 {
+		if !time.Now().Before(deadline) {
+			return false
+		}
+		<-t.C
+	}
+	return true
+}
