@@ -562,3 +562,42 @@ func checkPattern(root *rootChecker, pat string) error {
 	_, err := relPath(root, base, false)
 	return err
 }
+
+// SaveWorkspace validates ws against root and writes it to
+// <root>/.buildnet/config.json atomically (temporary file, fsync, rename):
+// readers see the old file or the new one, never a mix.
+func SaveWorkspace(root string, ws *Workspace) error {
+	c := ws.clone()
+	if err := c.Validate(root); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save configuration: %w", err)
+	}
+	file := filepath.Join(root, ConfigFile)
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return fmt.Errorf("save configuration: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".config-*.json")
+	if err != nil {
+		return fmt.Errorf("save configuration: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(data, '\n')); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), file)
+	}
+	if err != nil {
+		return fmt.Errorf("save configuration: %w", err)
+	}
+	return nil
+}

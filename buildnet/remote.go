@@ -142,14 +142,13 @@ func (c RemoteConfig) validate() *ConfigError {
 		case u.RawQuery != "" || u.Fragment != "":
 			return &ConfigError{Field: field("url"), Msg: "give the base address only: team and paths are added by BuildNet"}
 		case u.User != nil:
-			if _, hasPassword := u.User.Password(); hasPassword {
-				return &ConfigError{Field: field("url"), Msg: "holds a password: put credentials in the environment variable named by token_env"}
-			}
+			return &ConfigError{Field: field("url"), Msg: "holds credentials: put the token in the environment variable named by token_env"}
 		}
 	}
 	for f, v := range map[string]string{"token_env": c.TokenEnv, "signature_key_env": c.SignatureKeyEnv} {
 		if v != "" && !envNameRE.MatchString(v) {
-			return &ConfigError{Field: field(f), Msg: fmt.Sprintf("%q is not an environment variable name (give the variable's name, not its value)", v)}
+			// Not quoted: it may well be the secret itself.
+			return &ConfigError{Field: field(f), Msg: "not an environment variable name: give the variable's name, not its value"}
 		}
 	}
 	if c.Timeout < 0 {

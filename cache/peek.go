@@ -38,4 +38,3 @@ func Peek(dir string, key hash.Digest) (*Manifest, error) {
 	}
 	return m, nil
 }
-

@@ -15,3 +15,6 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# The npm Turborepo remote cache server, for the remote cache tests.
+"$(dirname "$0")/setup-remote-cache.sh"

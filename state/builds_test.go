@@ -447,3 +447,16 @@ func TestPruneBuilds(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 3, n)
 }
+
+func TestPackageResultJSONReasons(t *testing.T) {
+	r := PackageResult{Package: "a", Status: "success", Reason: `[{"kind":"file_changed","path":"x"}]`}
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"name":"a","status":"success","duration_ms":0,"reasons":[{"kind":"file_changed","path":"x"}]}`, string(b))
+	var back PackageResult
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, r, back)
+	plain := PackageResult{Package: "a", Status: "success", Reason: "text"}
+	b, _ = json.Marshal(plain)
+	assert.Contains(t, string(b), `"reason":"text"`)
+}

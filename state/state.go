@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -219,4 +220,38 @@ func scanDigest(b []byte) (hash.Digest, error) {
 		return d, nil
 	}
 	return d, fmt.Errorf("decode digest: %d bytes, want %d", len(b), hash.Size)
+}
+
+// packageResultJSON is PackageResult's wire form without its methods.
+type packageResultJSON PackageResult
+
+// MarshalJSON writes a Reason that holds a JSON list (as the engine
+// stores it) as the list itself, under "reasons", so readers get
+// structured reasons rather than JSON inside a string.
+func (r PackageResult) MarshalJSON() ([]byte, error) {
+	if len(r.Reason) > 0 && r.Reason[0] == '[' && json.Valid([]byte(r.Reason)) {
+		raw := r.Reason
+		r.Reason = ""
+		return json.Marshal(struct {
+			packageResultJSON
+			Reasons json.RawMessage `json:"reasons"`
+		}{packageResultJSON(r), json.RawMessage(raw)})
+	}
+	return json.Marshal(packageResultJSON(r))
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *PackageResult) UnmarshalJSON(b []byte) error {
+	var v struct {
+		packageResultJSON
+		Reasons json.RawMessage `json:"reasons"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = PackageResult(v.packageResultJSON)
+	if len(v.Reasons) > 0 && string(v.Reasons) != "null" {
+		r.Reason = string(v.Reasons)
+	}
+	return nil
 }

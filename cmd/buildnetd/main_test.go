@@ -261,3 +261,80 @@ func TestKilledBuildIsInterrupted(t *testing.T) {
 	require.Len(t, builds, 1)
 	assert.Equal(t, "interrupted", builds[0].Status)
 }
+
+func TestWhyDryAndGraph(t *testing.T) {
+	root := example(t)
+	require.Equal(t, 0, run(t, root, "build").code)
+	f := filepath.Join(root, "packages/shared/src/format.js")
+	data, err := os.ReadFile(f)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(f, append(data, []byte("\n// changed\n")...), 0o644))
+
+	// a dry run predicts and writes nothing
+	before := snapshotTree(t, root)
+	r := run(t, root, "build", "--dry", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	plan := decodeBuild(t, r.stdout)
+	assert.True(t, plan.DryRun)
+	assert.Equal(t, before, snapshotTree(t, root), "a dry run leaves the workspace as it was")
+	r = run(t, root, "build", "--json", "--summarize")
+	require.Equal(t, 0, r.code, r.stderr)
+	real := decodeBuild(t, r.stdout)
+	for i := range real.Packages {
+		assert.Equal(t, real.Packages[i].Tier, plan.Packages[i].Tier, real.Packages[i].Name)
+	}
+	assert.FileExists(t, filepath.Join(root, ".buildnet", "runs", real.ID+".json"))
+
+	r = run(t, root, "why", "core", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var ex buildnet.Explanation
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &ex))
+	assert.Equal(t, []buildnet.Reason{{Kind: buildnet.ReasonDependencyChanged, Dependency: "shared",
+		Reasons: []buildnet.Reason{{Kind: buildnet.ReasonFileChanged, Path: "src/format.js"}}}}, ex.Reasons)
+	r = run(t, root, "why", "core")
+	assert.Contains(t, r.stdout, "- dependency shared changed:")
+	assert.Contains(t, r.stdout, "- file src/format.js")
+
+	r = run(t, root, "graph", "--filter", "...ui", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.JSONEq(t, `{"packages": ["shared", "core", "ui", "client"], "warnings": null}`, r.stdout)
+	assert.Contains(t, run(t, root, "graph", "--format", "dot").stdout, `"client" -> "ui";`)
+
+	r = run(t, root, "why", "nope")
+	assert.Equal(t, 2, r.code)
+}
+
+func TestTemplateApplyCLI(t *testing.T) {
+	root := example(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "packages/widgets"), 0o755))
+	r := run(t, root, "template", "list", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, `"ts-library"`)
+	r = run(t, root, "template", "apply", "ts-library", "--set", "name=widgets", "--json")
+	require.Equal(t, 0, r.code, r.stderr+r.stdout)
+	ws, err := buildnet.LoadWorkspace(root)
+	require.NoError(t, err)
+	assert.Equal(t, "widgets", ws.Packages[len(ws.Packages)-1].Name)
+	// a clash is refused and changes nothing
+	r = run(t, root, "template", "apply", "ts-library", "--set", "name=widgets")
+	assert.Equal(t, 2, r.code)
+	again, err := buildnet.LoadWorkspace(root)
+	require.NoError(t, err)
+	assert.Equal(t, ws, again)
+}
+
+// snapshotTree hashes every file below root.
+func snapshotTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	require.NoError(t, filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		out[p] = string(b)
+		return nil
+	}))
+	return out
+}
