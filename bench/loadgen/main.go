@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,6 +44,7 @@ func (h *headers) Set(v string) error { *h = append(*h, v); return nil }
 type config struct {
 	url, method, body string
 	clients           int
+	requests          int // stop after this many in all; 0 means no limit
 	duration          time.Duration
 	header            http.Header
 }
@@ -58,6 +60,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fl.StringVar(&cfg.method, "method", http.MethodGet, "HTTP method")
 	fl.StringVar(&cfg.body, "body", "", "request body")
 	fl.IntVar(&cfg.clients, "c", 8, "concurrent clients")
+	fl.IntVar(&cfg.requests, "n", 0, "stop after this many requests in all (0: run for -d)")
 	fl.DurationVar(&cfg.duration, "d", 5*time.Second, "how long to send requests")
 	fl.Var(&hs, "H", `request header "Name: value" (repeatable)`)
 	if err := fl.Parse(args); err != nil {
@@ -116,12 +119,18 @@ func load(ctx context.Context, cfg config) *report {
 		firstErr error
 	}
 	workers := make([]worker, cfg.clients)
-	var wg sync.WaitGroup
+	var (
+		wg   sync.WaitGroup
+		sent atomic.Int64
+	)
 	start := time.Now()
 	for i := range workers {
 		w := &workers[i]
 		wg.Go(func() {
 			for ctx.Err() == nil {
+				if cfg.requests > 0 && sent.Add(1) > int64(cfg.requests) {
+					return
+				}
 				t0 := time.Now()
 				err := send(ctx, client, cfg)
 				if ctx.Err() != nil {

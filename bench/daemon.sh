@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# BuildNet daemon benchmarks.
+#
+#   bench/daemon.sh [10k|50k|all]
+#
+# On a generated, fully built workspace (10k: 100 packages × 100 files;
+# 50k: 500 × 100), starts `buildnetd start` (which watches the workspace)
+# and measures:
+#   (a) the in-process Engine no-op build, watching (bench/engnoop);
+#   (b) a cached `POST /build?wait=true`, one client (bench/loadgen);
+#   (c) the whole-process CLI `buildnetd build --all` through the daemon;
+#   (d) `GET /status` with 50 concurrent clients: requests/s and p99;
+#   (e) event latency with 1 and with 200 SSE subscribers (bench/ssefan);
+#   (f) the daemon's RSS before and after 10,000 cached builds.
+# It prints a Markdown table ready to paste into the docs.
+set -euo pipefail
+
+which_ws="${1:-10k}"
+case "$which_ws" in
+10k) sizes=(10k) ;;
+50k) sizes=(50k) ;;
+all) sizes=(10k 50k) ;;
+*) echo "usage: $0 [10k|50k|all]" >&2; exit 2 ;;
+esac
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/buildnet-daemon-bench.XXXXXX")"
+pid=""
+cleanup() {
+	[[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[[ "${KEEP:-}" == 1 ]] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+log() { printf '\033[2m[bench]\033[0m %s\n' "$*" >&2; }
+
+bin="$tmp/bin"
+mkdir -p "$bin"
+cd "$repo"
+log "building tools"
+for t in genws timeit loadgen ssefan engnoop; do go build -o "$bin/$t" "./bench/$t"; done
+go build -o "$bin/buildnetd" ./cmd/buildnetd
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+field() { sed -E -n "s/.*$2=([0-9.]+).*/\1/p" <<<"$1" | head -n 1; }
+
+rows=()
+port=19876
+for size in "${sizes[@]}"; do
+	case "$size" in 10k) packages=100 ;; 50k) packages=500 ;; esac
+	ws="$tmp/ws-$size"
+	log "$size: generating and building $packages packages × 100 files"
+	"$bin/genws" -out "$ws" -packages "$packages" -files 100 -seed 1 >/dev/null
+	"$bin/buildnetd" build --all --root "$ws" --local >/dev/null
+
+	log "$size (a) in-process engine, watching"
+	inproc="$("$bin/engnoop" -root "$ws" -runs 50 -watch)"
+	log "  $inproc"
+	inproc_ms="$(sed -E -n 's/.*median ([0-9.]+) ms.*/\1/p' <<<"$inproc")"
+
+	port=$((port + 1))
+	addr="127.0.0.1:$port"
+	"$bin/buildnetd" start --root "$ws" --port "$port" --log-level warn 2>"$tmp/daemon-$size.log" &
+	pid=$!
+	for _ in $(seq 100); do curl -fsS "http://$addr/health" >/dev/null 2>&1 && break; sleep 0.1; done
+	hdr=()
+	if [[ -f "$ws/.buildnet/admin.key" ]]; then
+		hdr=(-H "Authorization: Bearer $(cat "$ws/.buildnet/admin.key")")
+	fi
+	curl_auth=()
+	[[ ${#hdr[@]} -gt 0 ]] && curl_auth=(-H "${hdr[1]}")
+	for _ in 1 2 3; do curl -fsS "${curl_auth[@]}" -X POST "http://$addr/build?wait=true" >/dev/null; done
+
+	log "$size (b) cached POST /build?wait=true, 1 client"
+	b="$("$bin/loadgen" -url "http://$addr/build?wait=true" -method POST -c 1 -d 5s "${hdr[@]}")"
+	log "  $(tr '\n' ' ' <<<"$b")"
+	post_p50="$(sed -E -n 's/.*p50[ =:]+([0-9.]+) ?ms.*/\1/p' <<<"$b" | head -n 1)"
+
+	log "$size (c) CLI build --all through the daemon, 20 runs"
+	c="$(BUILDNET_ADDR="$addr" "$bin/timeit" -runs 20 -warmup 2 -json -- "$bin/buildnetd" build --all --root "$ws")"
+	cli_ms="$(sed -E -n 's/.*"median_ms":([0-9.]+).*/\1/p' <<<"$c")"
+	log "  median $cli_ms ms"
+
+	log "$size (d) GET /status, 50 clients"
+	d="$("$bin/loadgen" -url "http://$addr/status" -c 50 -d 5s "${hdr[@]}")"
+	log "  $(tr '\n' ' ' <<<"$d")"
+	rps="$(sed -E -n 's/.* ([0-9.]+) req(uests)?\/s.*/\1/p' <<<"$d" | head -n 1)"
+	p99="$(sed -E -n 's/.*p99[ =:]+([0-9.]+) ?ms.*/\1/p' <<<"$d" | head -n 1)"
+
+	log "$size (e) event latency, 1 and 200 SSE subscribers"
+	e1="$("$bin/ssefan" -url "http://$addr" -subscribers 1 -builds 10 "${hdr[@]}")"
+	e200="$("$bin/ssefan" -url "http://$addr" -subscribers 200 -builds 10 "${hdr[@]}")"
+	log "  $e1"
+	log "  $e200"
+
+	log "$size (f) RSS over 10,000 cached builds"
+	rss0="$(rss_kb "$pid")"
+	"$bin/loadgen" -url "http://$addr/build?wait=true" -method POST -c 4 -n 1000 -d 10m "${hdr[@]}" >/dev/null
+	rss1="$(rss_kb "$pid")"
+	"$bin/loadgen" -url "http://$addr/build?wait=true" -method POST -c 4 -n 9000 -d 10m "${hdr[@]}" >/dev/null
+	rss10="$(rss_kb "$pid")"
+	log "  RSS ${rss0} kB → ${rss1} kB (1k builds) → ${rss10} kB (10k builds)"
+
+	kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+	rows+=("| $size | $inproc_ms ms | $post_p50 ms | $cli_ms ms | $rps req/s, p99 $p99 ms | $(field "$e1" p50) / $(field "$e200" p50) ms (p99 $(field "$e200" p99) ms) | $((rss0 / 1024)) → $((rss1 / 1024)) → $((rss10 / 1024)) MB |")
+done
+
+cpu="$(sed -n -E 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)"
+echo
+echo "Machine: $(nproc) CPUs (${cpu:-unknown}), $(awk '/^MemTotal:/ { printf "%.1f GB", $2/1024/1024 }' /proc/meminfo) RAM, load $(cut -d' ' -f1-3 /proc/loadavg)."
+echo
+echo "| workspace | in-process no-op (watching) | POST /build?wait=true p50 | CLI through daemon (median) | GET /status, 50 clients | event p50, 1 / 200 subscribers | daemon RSS start → 1k → 10k builds |"
+echo "|---|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
