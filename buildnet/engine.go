@@ -44,6 +44,11 @@ type Config struct {
 	// values of the env vars the workspace hashes; nil means the current
 	// process's environment.
 	Env []string `json:"env,omitempty"`
+	// DiscardNoops leaves out of the history the builds in which every
+	// package was an instant_skip: nothing changed and nothing ran, so a
+	// short-lived process (the CLI) does not pay to write that down.
+	// Builds that did anything are always recorded.
+	DiscardNoops bool `json:"discard_noops,omitempty"`
 	// ReadOnly opens the state without writing to it and no cache: such
 	// an engine can only [Engine.Plan]. A dry run uses it so that the
 	// workspace stays byte for byte as it was.
@@ -72,9 +77,11 @@ type Engine struct {
 	cache    *cache.Cache // nil when read-only
 	cacheDir string
 	readOnly bool
-	registry *Registry
-	bus      *bus
-	syscalls atomic.Int64 // file system calls made scanning sources and outputs
+	// discardNoops is Config.DiscardNoops.
+	discardNoops bool
+	registry     *Registry
+	bus          *bus
+	syscalls     atomic.Int64 // file system calls made scanning sources and outputs
 
 	records      chan recordJob // build records, written in order by the recorder
 	recorderDone chan struct{}
@@ -137,19 +144,20 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		root:     root,
-		stateDir: stateDir,
-		readOnly: cfg.ReadOnly,
-		env:      cfg.Env,
-		log:      cfg.Logger,
-		store:    cfg.Store,
-		registry: cfg.Registry,
-		bus:      newBus(),
-		ws:       ws,
-		graph:    g,
-		flights:  map[string]*flight{},
-		runs:     map[string]*run{},
-		latest:   map[string]state.PackageState{},
+		root:         root,
+		stateDir:     stateDir,
+		readOnly:     cfg.ReadOnly,
+		discardNoops: cfg.DiscardNoops,
+		env:          cfg.Env,
+		log:          cfg.Logger,
+		store:        cfg.Store,
+		registry:     cfg.Registry,
+		bus:          newBus(),
+		ws:           ws,
+		graph:        g,
+		flights:      map[string]*flight{},
+		runs:         map[string]*run{},
+		latest:       map[string]state.PackageState{},
 	}
 	if e.env == nil {
 		e.env = os.Environ()

@@ -56,6 +56,8 @@ type run struct {
 	dry         bool   // a plan: nothing runs, nothing is written
 	warnings    []string
 
+	created sync.Once // the build's record is queued
+
 	// mu guards pending, logs and manifests.
 	mu        sync.Mutex
 	pending   []state.PackageState
@@ -119,20 +121,32 @@ func (e *Engine) Start(req Request) (*run, error) {
 
 	// Recorded before the build runs (the recorder keeps order), so a
 	// crash shows it as interrupted.
-	rec := state.Build{
-		ID: r.id, Status: string(StatusRunning), Requester: req.Requester, Priority: req.Priority,
-		Targets: req.Packages, Force: req.Force, CreatedAt: now, StartedAt: now,
+	if !e.discardNoops {
+		r.recordStart()
 	}
-	e.record(func(ctx context.Context) {
-		if err := e.store.CreateBuild(ctx, rec); err != nil {
-			e.log.Error("record build", "build", rec.ID, "err", err)
-		}
-	})
 	go func() {
 		defer e.wg.Done()
 		r.execute()
 	}()
 	return r, nil
+}
+
+// recordStart queues the build's record, once. It happens when the build
+// starts, or with Config.DiscardNoops only when the first package has
+// work to do, so that a crash during that work shows it as interrupted.
+func (r *run) recordStart() {
+	r.created.Do(func() {
+		e := r.e
+		rec := state.Build{
+			ID: r.id, Status: string(StatusRunning), Requester: r.req.Requester, Priority: r.req.Priority,
+			Targets: r.req.Packages, Force: r.req.Force, CreatedAt: r.started, StartedAt: r.started,
+		}
+		e.record(func(ctx context.Context) {
+			if err := e.store.CreateBuild(ctx, rec); err != nil {
+				e.log.Error("record build", "build", rec.ID, "err", err)
+			}
+		})
+	})
 }
 
 // publish sends ev to subscribers; a plan publishes nothing.
@@ -502,6 +516,7 @@ func (r *run) decide(pr *pkgRun) PackageResult {
 		if r.dry {
 			return r.predict(pr, reasons)
 		}
+		r.recordStart()
 		job := &execJob{
 			run: r, p: p, digest: pr.digest, force: r.req.Force, reasons: reasons, manifest: pr.manifest,
 			snap: snapshot{configKey: cfgKey, deps: deps, sources: pr.sources},
@@ -622,6 +637,17 @@ func (r *run) finish(buildErr error) {
 	// remembered at once.
 	pending, logs := r.pending, r.logs
 	e.remember(pending...)
+	if e.discardNoops && len(pending) == 0 && len(logs) == 0 && noop(res) {
+		r.result = res
+		e.mu.Lock()
+		delete(e.runs, r.id)
+		e.mu.Unlock()
+		r.publish(Event{Type: EventBuildComplete, BuildID: r.id, Status: res.Status, Result: res, Requester: r.req.Requester})
+		r.cancel(nil)
+		close(r.done)
+		return
+	}
+	r.recordStart()
 	results := make([]state.PackageResult, len(res.Packages))
 	for i, p := range res.Packages {
 		results[i] = toStateResult(p, r.started)
@@ -652,6 +678,20 @@ func (r *run) finish(buildErr error) {
 	r.publish(Event{Type: EventBuildComplete, BuildID: r.id, Status: res.Status, Result: res, Requester: r.req.Requester})
 	r.cancel(nil)
 	close(r.done)
+}
+
+// noop reports whether every package of a successful build was an
+// instant_skip: nothing changed and nothing was done.
+func noop(res *BuildResult) bool {
+	if res.Status != StatusSuccess {
+		return false
+	}
+	for _, p := range res.Packages {
+		if p.Tier != TierInstantSkip {
+			return false
+		}
+	}
+	return true
 }
 
 func toStateResult(p PackageResult, started time.Time) state.PackageResult {

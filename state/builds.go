@@ -74,6 +74,9 @@ func (db *DB) CreateBuild(ctx context.Context, b Build) error {
 		return fmt.Errorf("create build %s: %w", b.ID, err)
 	}
 	err = db.update(ctx, func(tx *sql.Tx) error {
+		if err := db.register(ctx, tx); err != nil {
+			return err
+		}
 		var exists bool
 		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM builds WHERE id = ?)`, b.ID).Scan(&exists)
 		if err != nil {

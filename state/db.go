@@ -65,6 +65,12 @@ type DB struct {
 	readers  *sql.DB // read-only pool
 	readOnly bool
 
+	// registered is set once this handle's instance row is committed;
+	// pendingRegister by register inside a write transaction, until it
+	// commits or rolls back.
+	registered      atomic.Bool
+	pendingRegister atomic.Bool
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -146,7 +152,7 @@ func (db *DB) open(ctx context.Context) error {
 	db.readers.SetMaxOpenConns(readConns)
 	db.readers.SetMaxIdleConns(readConns)
 
-	return db.register(ctx)
+	return db.recover(ctx)
 }
 
 // openReadOnly opens path for reading only. Without a WAL file beside it
@@ -234,7 +240,10 @@ func (db *DB) Close() error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*busyTimeout)
 		defer cancel()
-		err := db.update(ctx, func(tx *sql.Tx) error { return db.unregister(ctx, tx) })
+		var err error
+		if db.registered.Load() {
+			err = db.update(ctx, func(tx *sql.Tx) error { return db.unregister(ctx, tx) })
+		}
 		db.closed.Store(true)
 		db.closeErr = errors.Join(err, db.closeConns())
 		if db.closeErr != nil {
@@ -273,10 +282,15 @@ func (db *DB) update(ctx context.Context, fn func(*sql.Tx) error) error {
 		// The rollback error adds nothing to fn's, and a failed rollback
 		// leaves nothing committed either.
 		_ = tx.Rollback()
+		db.pendingRegister.Store(false)
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		db.pendingRegister.Store(false)
 		return fmt.Errorf("commit: %w", err)
+	}
+	if db.pendingRegister.Swap(false) {
+		db.registered.Store(true)
 	}
 	return nil
 }

@@ -22,17 +22,21 @@ const interruptSQL = `UPDATE builds SET
 	error = CASE WHEN error = '' THEN ? ELSE error END
 WHERE status IN ('queued', 'running') AND `
 
-// register records this handle as a live instance, forgets the instances
-// whose process is gone and marks their unfinished builds interrupted.
-func (db *DB) register(ctx context.Context) error {
+// recover forgets the instances whose process is gone and marks their
+// unfinished builds interrupted. A database without unfinished builds
+// needs no write at all, which keeps opening it cheap.
+func (db *DB) recover(ctx context.Context) error {
+	var unfinished int
+	if err := db.readers.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM builds WHERE status IN ('queued', 'running')`).Scan(&unfinished); err != nil {
+		return fmt.Errorf("look for unfinished builds: %w", err)
+	}
+	if unfinished == 0 {
+		return nil
+	}
 	now := nanos(db.now())
 	var interrupted int64
 	err := db.update(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO instances (id, pid, pid_start, started_at, heartbeat) VALUES (?, ?, ?, ?, ?)`,
-			db.instance, db.pid, processStart(db.pid), now, now); err != nil {
-			return fmt.Errorf("register instance: %w", err)
-		}
 		dead, err := deadInstances(ctx, tx)
 		if err != nil {
 			return err
@@ -54,7 +58,6 @@ func (db *DB) register(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	db.logger.LogAttrs(ctx, slog.LevelDebug, "registered state instance", slog.String(logKeyInstance, db.instance))
 	if interrupted > 0 {
 		db.logger.LogAttrs(ctx, slog.LevelInfo, "marked orphaned builds interrupted", slog.Int64(logKeyCount, interrupted))
 	}
@@ -102,6 +105,23 @@ func (db *DB) unregister(ctx context.Context, tx *sql.Tx) error {
 	if n, err := res.RowsAffected(); err == nil && n > 0 {
 		db.logger.LogAttrs(ctx, slog.LevelInfo, "marked unfinished builds interrupted on close", slog.Int64(logKeyCount, n))
 	}
+	return nil
+}
+
+// register records this handle as a live instance, once, in the
+// transaction that creates its first build: a handle that never creates
+// a build never writes its row (nor removes it on Close).
+func (db *DB) register(ctx context.Context, tx *sql.Tx) error {
+	if db.registered.Load() {
+		return nil
+	}
+	now := nanos(db.now())
+	if _, err := tx.ExecContext(ctx,
+		`INSERT OR IGNORE INTO instances (id, pid, pid_start, started_at, heartbeat) VALUES (?, ?, ?, ?, ?)`,
+		db.instance, db.pid, processStart(db.pid), now, now); err != nil {
+		return fmt.Errorf("register instance: %w", err)
+	}
+	db.pendingRegister.Store(true)
 	return nil
 }
 

@@ -67,6 +67,12 @@ func migrate(ctx context.Context, db *sql.DB, fsys fs.FS, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
+	// An up-to-date schema, the usual case, is seen without taking the
+	// write lock.
+	var current int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err == nil && current == len(ms) {
+		return nil
+	}
 	for {
 		applied, err := migrateOne(ctx, db, ms)
 		if err != nil {

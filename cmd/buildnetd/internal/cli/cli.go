@@ -131,8 +131,24 @@ func dispatch(ctx context.Context, args []string, env Env) error {
 		return cmdStatus(ctx, rest, env)
 	case "cache":
 		return cmdCache(ctx, rest, env)
+	case "key":
+		return cmdKey(ctx, rest, env)
+	case "user":
+		return cmdUser(ctx, rest, env)
+	case "audit":
+		return cmdAudit(ctx, rest, env)
 	case "init":
 		return cmdInit(ctx, rest, env)
+	case "why":
+		return cmdWhy(ctx, rest, env)
+	case "diff":
+		return cmdDiff(ctx, rest, env)
+	case "graph":
+		return cmdGraph(ctx, rest, env)
+	case "watch":
+		return cmdWatch(ctx, rest, env)
+	case "template":
+		return cmdTemplate(ctx, rest, env)
 	case "version", "--version":
 		return cmdVersion(rest, env)
 	case "help", "-h", "--help":
@@ -148,11 +164,21 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `buildnetd builds the packages of a monorepo, skipping what has not changed.
 
 Usage:
-  buildnetd start [--listen 127.0.0.1] [--port 9876] [--grace 30s]
+  buildnetd start [--listen 127.0.0.1] [--port 9876] [--grace 30s] [--watch]
                   [--log-format text|json] [--log-level info]
-  buildnetd build [--all | --package NAME ...] [--force] [--verbose] [--json]
+  buildnetd build [--all | --package NAME ... | --filter F ... | --affected [--base REF] [--head REF]]
+                  [--force] [--dry] [--summarize] [--verbose] [--json]
+  buildnetd why PACKAGE [--since BUILD_ID] [--json]
+  buildnetd diff DIGEST_A DIGEST_B [--json]
+  buildnetd graph [--affected [--base REF] [--head REF]] [--filter F ...] [--format list|json|dot]
+  buildnetd watch [--debounce 150ms]
+  buildnetd template list | apply NAME --set key=value ...
   buildnetd status [--json]
   buildnetd cache stats|clear [--json]
+  buildnetd key create --name NAME --role read|build|admin | list | revoke ID [--json]
+  buildnetd user add NAME --role ROLE | list | remove NAME | passwd NAME [--password-stdin] [--json]
+  buildnetd audit export [--actor A] [--action A] [--outcome allowed|denied] [--q TEXT]
+                         [--since T] [--until T] [--output FILE] | prune [--days N]
   buildnetd init [--force] [--json]
   buildnetd version
 
@@ -163,7 +189,11 @@ finish before they are cancelled.
 status, build and cache talk to the daemon at --addr (default
 $BUILDNET_ADDR, else 127.0.0.1:9876) when it answers for the same
 workspace root, and otherwise run in process; --local always runs in
-process.
+process. They authenticate with --token ($BUILDNET_TOKEN), else the admin
+key the daemon wrote to .buildnet/admin.key.
+
+key, user and audit work on the workspace's state whether or not the
+daemon runs; a revoked key stops working at once. See docs/security.md.
 
 Every command takes --root DIR (default: the nearest folder upward holding
 .buildnet/) and --json for machine-readable output. Exit status is 0 only
@@ -178,6 +208,7 @@ type common struct {
 	noColor bool
 	addr    string // the daemon's address
 	local   bool   // never use a daemon
+	token   string // credentials for the daemon; "" means the admin key file
 }
 
 func newFlags(name string, c *common, env Env) *flag.FlagSet {
@@ -188,6 +219,7 @@ func newFlags(name string, c *common, env Env) *flag.FlagSet {
 	fs.BoolVar(&c.noColor, "no-color", env.getenv("NO_COLOR") != "", "disable colours")
 	fs.StringVar(&c.addr, "addr", envAddr(env), "address of the daemon to use when it serves this workspace")
 	fs.BoolVar(&c.local, "local", false, "run in process even when a daemon serves this workspace")
+	fs.StringVar(&c.token, "token", env.getenv("BUILDNET_TOKEN"), "API key or login token for the daemon (default: $BUILDNET_TOKEN, else .buildnet/admin.key)")
 	return fs
 }
 
@@ -250,7 +282,8 @@ func (c *common) connect(ctx context.Context, env Env) (string, *client, *buildn
 	if cl := c.daemon(ctx, root); cl != nil {
 		return root, cl, nil, nil
 	}
-	e, err := buildnet.Open(ctx, buildnet.Config{Root: root})
+	// A one-shot process does not write down builds that did nothing.
+	e, err := buildnet.Open(ctx, buildnet.Config{Root: root, DiscardNoops: true})
 	if err != nil {
 		return "", nil, nil, err
 	}
