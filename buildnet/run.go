@@ -162,6 +162,14 @@ func (r *run) execute() {
 		r.pkgs[name] = &pkgRun{p: r.ws.pkg(name), done: make(chan struct{})}
 	}
 	err := r.prepare()
+	if err != nil && r.ctx.Err() != nil {
+		// Cancelled (or the engine closed) before any package started.
+		for _, pr := range r.pkgs {
+			pr.res = PackageResult{Name: pr.p.Name, Status: StatusCancelled, Error: "build cancelled"}
+		}
+		r.finish(nil)
+		return
+	}
 	if err != nil {
 		for _, pr := range r.pkgs {
 			pr.res = PackageResult{Name: pr.p.Name, Status: StatusFailed, Error: err.Error()}

@@ -442,6 +442,9 @@ func makeWorkDir(tmp string) (string, *os.File, error) {
 		}
 		var f *os.File
 		if f, err = os.Open(p); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // swept by another process before we could lock it
+			}
 			return "", nil, err
 		}
 		// Another process's sweep may have taken the fresh directory for

@@ -8,6 +8,8 @@
 #   scripts/ffi.sh example    examples/c/build-workspace
 #   scripts/ffi.sh ctest      capi/out/bin/test_capi and test_capi_asan
 #   scripts/ffi.sh addon      node-binding/build/buildnet.node (+ a copy of libbuildnet.so)
+#   scripts/ffi.sh node       lib + addon, and what the Node tests run: the Go embedding
+#                             example and buildnetd, in node-binding/build/ (npm's pretest)
 #   scripts/ffi.sh test-c     build, then run the C tests under AddressSanitizer
 #                             (+LeakSanitizer, UBSan), and against a cgocheck2 build
 #                             of the library; then run the C example on a copy of
@@ -133,11 +135,20 @@ test_valgrind() {
   mkdir -p "$OUT/valgrind"
   # valgrind 3.19 cannot run Go 1.26 as is (RDTSCP, async preemption):
   # build with -tags valgrind and switch both off. Its leak checker trips on
-  # the Go runtime: leaks are LeakSanitizer's job (test-c).
+  # the Go runtime: leaks are LeakSanitizer's job (test-c). go.supp silences
+  # false positives of Go's vectorised string code (see there).
   go build -tags valgrind "${GOFLAGS_LIB[@]}" -o "$OUT/valgrind/libbuildnet.so" ./capi
   rm -f "$OUT/valgrind/libbuildnet.h"
   GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1 LD_LIBRARY_PATH="$OUT/valgrind" \
-    valgrind --quiet --leak-check=no --error-exitcode=9 "$OUT/bin/test_capi"
+    valgrind --quiet --leak-check=no --error-exitcode=9 --suppressions=capi/ctest/go.supp "$OUT/bin/test_capi"
+}
+
+build_node_test_deps() {
+  build_lib
+  build_addon
+  log "Go helpers of the Node tests"
+  go build -o node-binding/build/embed ./examples/embed
+  go build -o node-binding/build/buildnetd ./cmd/buildnetd
 }
 
 case "${1:-all}" in
@@ -151,6 +162,7 @@ lib) build_lib ;;
 ctest) build_ctest ;;
 example) build_example ;;
 addon) build_addon ;;
+node) build_node_test_deps ;;
 test-c) test_c ;;
 valgrind) test_valgrind ;;
 clean)

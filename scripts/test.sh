@@ -11,11 +11,18 @@ go vet ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 15m ./...
 
+echo "== C API: tests under ASan/LSan/UBSan and cgocheck2, C example"
+./scripts/ffi.sh test-c
+
+echo "== Node binding: addon, Client against buildnetd, stress, memory"
+(cd node-binding && npm test)
+
 echo "== fuzz targets (10s each)"
 for target in \
   "./buildnet FuzzParseWorkspace" \
   "./cache FuzzDecodeManifest" \
-  "./graph FuzzNew"; do
+  "./graph FuzzNew" \
+  "./buildnet FuzzParseFilter"; do
   set -- $target
   go test -run '^$' -fuzz "^$2\$" -fuzztime 10s "$1"
 done
