@@ -30,31 +30,59 @@ func (m *multi) Set(v string) error {
 
 func cmdBuild(ctx context.Context, args []string, env Env) error {
 	var (
-		c        common
-		all      bool
-		force    bool
-		verbose  bool
-		packages multi
+		c         common
+		all       bool
+		force     bool
+		verbose   bool
+		dry       bool
+		summarize bool
+		affected  bool
+		base      string
+		head      string
+		packages  multi
+		filters   multi
 	)
 	fs := newFlags("build", &c, env)
 	fs.BoolVar(&all, "all", false, "build every package")
 	fs.Var(&packages, "package", "build this package and its dependencies (repeatable)")
+	fs.Var(&filters, "filter", "select packages: NAME, NAME... (with dependencies), ...NAME (with dependents), ./DIR, !NAME (repeatable)")
+	fs.BoolVar(&affected, "affected", false, "build the packages changed since --base, and their dependents")
+	fs.StringVar(&base, "base", "", "with --affected: the git revision to compare with (default main)")
+	fs.StringVar(&head, "head", "", "with --affected: the git revision to compare (default: the working tree)")
 	fs.BoolVar(&force, "force", false, "run every selected build command, ignoring state and cache")
+	fs.BoolVar(&dry, "dry", false, "say what each package would do, and why, without running or writing anything")
+	fs.BoolVar(&summarize, "summarize", false, "write a run summary to .buildnet/runs/ID.json")
 	fs.BoolVar(&verbose, "verbose", false, "stream every output line")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if all && len(packages) > 0 {
-		return usageErr("build: --all and --package exclude each other")
+	if all && (len(packages) > 0 || len(filters) > 0 || affected) {
+		return usageErr("build: --all excludes --package, --filter and --affected")
 	}
-	root, cl, e, err := c.connect(ctx, env)
+	if !affected && (base != "" || head != "") {
+		return usageErr("build: --base and --head go with --affected")
+	}
+	if dry && summarize {
+		return usageErr("build: a --dry run has nothing to summarize")
+	}
+	var (
+		root string
+		cl   *client
+		e    *buildnet.Engine
+		err  error
+	)
+	if dry {
+		root, cl, e, err = c.connectReadOnly(ctx, env)
+	} else {
+		root, cl, e, err = c.connect(ctx, env)
+	}
 	if err != nil {
 		return err
 	}
 	if e != nil {
 		defer e.Close()
 	}
-	if !all && len(packages) == 0 {
+	if !all && len(packages) == 0 && len(filters) == 0 && !affected {
 		cwd, err := env.dir()
 		if err != nil {
 			return err
@@ -69,26 +97,56 @@ func cmdBuild(ctx context.Context, args []string, env Env) error {
 			packages = multi{p}
 		}
 	}
-	req := buildnet.Request{Packages: packages, Force: force, Requester: "cli"}
+	req := buildnet.Request{Packages: packages, Filters: filters, Force: force, Requester: "cli", DryRun: dry}
+	if affected {
+		req.Affected = &buildnet.GitRange{Base: base, Head: head}
+	}
 	out := newReporter(env.Stdout, !c.json && isTTY(env.Stdout) && !c.noColor, !c.json, verbose)
 	var res *buildnet.BuildResult
-	if e != nil {
+	switch {
+	case dry && e != nil:
+		res, err = e.Plan(ctx, req)
+	case dry:
+		res = new(buildnet.BuildResult)
+		err = cl.do(ctx, http.MethodPost, "/build", buildBody(req), res)
+	case e != nil:
 		res, err = buildLocal(ctx, e, req, out)
-	} else {
+	default:
 		res, err = buildRemote(ctx, cl, req, out)
 	}
 	if err != nil {
 		return err
 	}
-	if c.json {
+	for _, w := range res.Warnings {
+		fmt.Fprintf(env.Stderr, "buildnetd: warning: %s\n", w)
+	}
+	switch {
+	case c.json:
 		writeJSON(env.Stdout, res)
-	} else {
+	case dry:
+		printPlan(env.Stdout, res)
+	default:
 		out.summary(res)
+	}
+	if summarize {
+		path, err := writeSummary(ctx, root, res.ID, e, cl)
+		if err != nil {
+			return err
+		}
+		if !c.json {
+			fmt.Fprintf(env.Stdout, "summary: %s\n", path)
+		}
 	}
 	if res.Status != buildnet.StatusSuccess {
 		return errSilent
 	}
 	return nil
+}
+
+// buildBody is the request body POST /build takes for req.
+func buildBody(req buildnet.Request) map[string]any {
+	return map[string]any{"packages": req.Packages, "force": req.Force, "requester": req.Requester,
+		"filters": req.Filters, "affected": req.Affected, "dry_run": req.DryRun}
 }
 
 // buildLocal runs the build in process.
@@ -124,7 +182,7 @@ func buildRemote(ctx context.Context, cl *client, req buildnet.Request, out *rep
 		return nil, err
 	}
 	defer stream.close()
-	body := map[string]any{"packages": req.Packages, "force": req.Force, "requester": req.Requester}
+	body := buildBody(req)
 	var started struct {
 		ID string `json:"id"`
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/musclemap/buildnet/buildnet"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/auth"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/cli"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/server"
 )
@@ -98,7 +99,7 @@ func startDaemon(t *testing.T, root string) *daemon {
 	d := &daemon{root: root, addr: ln.Addr().String(), events: make(chan buildnet.Event, 1<<12)}
 
 	// Follow the daemon's events from now on.
-	resp, err := http.Get("http://" + d.addr + "/events")
+	resp, err := adminDo(t, root, http.MethodGet, "http://"+d.addr+"/events")
 	require.NoError(t, err)
 	br := bufio.NewReader(resp.Body)
 	line, err := br.ReadString('\n')
@@ -198,9 +199,11 @@ func TestClientModeUsesTheDaemonOfTheSameRoot(t *testing.T) {
 	assert.Equal(t, buildnet.TierFullBuild, res.Packages[1].Tier)
 	start := d.nextStart(t)
 	assert.Equal(t, res.ID, start.BuildID, "the daemon ran the build")
-	assert.Equal(t, "cli", start.Requester)
+	// The CLI authenticated with the admin key the daemon wrote.
+	actor := adminActor(t, d)
+	assert.Equal(t, actor, start.Requester)
 	var builds struct{ Builds []struct{ ID string } }
-	resp, err := http.Get("http://" + d.addr + "/builds?requester=cli")
+	resp, err := adminDo(t, root, http.MethodGet, "http://"+d.addr+"/builds?requester="+actor)
 	require.NoError(t, err)
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&builds))
 	resp.Body.Close()
@@ -216,7 +219,7 @@ func TestClientModeUsesTheDaemonOfTheSameRoot(t *testing.T) {
 		assert.Equal(t, "core: built core", lines[0])
 		assert.Regexp(t, `^✓ core +full_build +\d+ms$`, lines[1])
 		assert.Regexp(t, `^1 package: 1 full_build in \d+ms$`, lines[2])
-		assert.Equal(t, "cli", d.nextStart(t).Requester)
+		assert.Equal(t, actor, d.nextStart(t).Requester)
 	})
 	t.Run("failure", func(t *testing.T) {
 		code, out, _ := run(t, env, "build", "--json", "--root", root, "--package", "fail")
@@ -309,10 +312,10 @@ func TestClientModeRunsInProcessForAnotherRoot(t *testing.T) {
 	assert.Equal(t, 1, runs(t, root, "core"), "built in this workspace")
 	assert.Equal(t, 0, runs(t, other, "core"))
 	// The daemon's next build is its own: it never saw the CLI's.
-	resp, err := http.Post("http://"+d.addr+"/build/api", "application/json", nil)
+	resp, err := adminDo(t, other, http.MethodPost, "http://"+d.addr+"/build/api")
 	require.NoError(t, err)
 	resp.Body.Close()
-	assert.Equal(t, "api", d.nextStart(t).Requester)
+	assert.Equal(t, adminActor(t, d), d.nextStart(t).Requester)
 
 	code, out, _ = run(t, nil, "status", "--json", "--root", root, "--addr", d.addr)
 	require.Equal(t, 0, code)
@@ -390,4 +393,27 @@ func (l *logLines) msgs() []string {
 		out = append(out, m["msg"].(string))
 	}
 	return out
+}
+
+// adminDo sends a request with the admin key of the daemon serving root.
+func adminDo(t *testing.T, root, method, url string) (*http.Response, error) {
+	t.Helper()
+	key, err := auth.ReadAdminKey(filepath.Join(root, ".buildnet"))
+	require.NoError(t, err)
+	req, err := http.NewRequest(method, url, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	return http.DefaultClient.Do(req)
+}
+
+// adminActor is the requester the daemon records for its admin key.
+func adminActor(t *testing.T, d *daemon) string {
+	t.Helper()
+	resp, err := adminDo(t, d.root, http.MethodGet, "http://"+d.addr+"/auth/me")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var me struct{ Actor string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&me))
+	require.NotEmpty(t, me.Actor)
+	return me.Actor
 }

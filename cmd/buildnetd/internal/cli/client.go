@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/musclemap/buildnet/buildnet"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/auth"
 )
 
 // DefaultAddr is where the CLI looks for a daemon, and where `start`
@@ -32,6 +33,17 @@ const probeTimeout = time.Second
 type client struct {
 	base string // http://host:port
 	http *http.Client
+	// token is the API key or login token sent as the bearer credential;
+	// "" sends none.
+	token string
+}
+
+// authorize adds the client's credentials and identity to req.
+func (cl *client) authorize(req *http.Request) {
+	req.Header.Set("User-Agent", "buildnetd-cli/"+Version)
+	if cl.token != "" {
+		req.Header.Set("Authorization", "Bearer "+cl.token)
+	}
 }
 
 // baseURL turns an --addr value (host:port, :port or a URL) into the
@@ -87,6 +99,13 @@ func (c *common) daemon(ctx context.Context, root string) *client {
 	if !sameDir(h.Workspace, root) {
 		return nil
 	}
+	// The daemon serves this workspace: authenticate with --token
+	// ($BUILDNET_TOKEN), else the admin key the daemon wrote beside its
+	// state.
+	cl.token = c.token
+	if cl.token == "" {
+		cl.token, _ = auth.ReadAdminKey(filepath.Join(root, ".buildnet"))
+	}
 	return cl
 }
 
@@ -126,6 +145,7 @@ func (cl *client) do(ctx context.Context, method, path string, in, out any) erro
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	cl.authorize(req)
 	resp, err := cl.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("daemon at %s: %w", cl.base, err)
@@ -209,6 +229,7 @@ func (cl *client) openEvents(ctx context.Context, query, lastID string) (*bufio.
 		return nil, nil, err
 	}
 	req.Header.Set("Accept", "text/event-stream")
+	cl.authorize(req)
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}

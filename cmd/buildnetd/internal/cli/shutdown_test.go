@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/auth"
 	"github.com/musclemap/buildnet/state"
 )
 
@@ -36,7 +37,8 @@ func TestStartShutsDownGracefullyOnSIGTERM(t *testing.T) {
 			t.Parallel()
 			root := newWorkspace(t)
 			p, addr, logs := startProcess(t, root, "--grace", tt.grace)
-			resp, err := http.Post("http://"+addr+"/build/gate", "application/json", nil)
+			waitForKey(t, root)
+			resp, err := adminDo(t, root, http.MethodPost, "http://"+addr+"/build/gate")
 			require.NoError(t, err)
 			var started struct{ ID string }
 			require.NoError(t, json.NewDecoder(resp.Body).Decode(&started))
@@ -52,7 +54,7 @@ func TestStartShutsDownGracefullyOnSIGTERM(t *testing.T) {
 			if tt.release {
 				// Shutdown has begun once the daemon refuses new builds.
 				for {
-					resp, err := http.Post("http://"+addr+"/build/core", "application/json", nil)
+					resp, err := adminDo(t, root, http.MethodPost, "http://"+addr+"/build/core")
 					if err != nil {
 						break
 					}
@@ -96,5 +98,18 @@ func TestStartShutsDownGracefullyOnSIGTERM(t *testing.T) {
 			require.NoError(t, err)
 			ln.Close()
 		})
+	}
+}
+
+// waitForKey waits for the daemon to write its admin key.
+func waitForKey(t *testing.T, root string) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		if _, err := auth.ReadAdminKey(filepath.Join(root, ".buildnet")); err == nil {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "no admin key written")
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -27,6 +27,7 @@ func cmdStart(ctx context.Context, args []string, env Env) error {
 		grace     time.Duration
 		logFormat string
 		logLevel  string
+		watch     bool
 	)
 	defHost, defPort := "127.0.0.1", 9876
 	if h, p, err := net.SplitHostPort(env.getenv("BUILDNET_ADDR")); err == nil {
@@ -43,6 +44,7 @@ func cmdStart(ctx context.Context, args []string, env Env) error {
 	fs.DurationVar(&grace, "grace", server.DefaultShutdownGrace, "at shutdown, how long running builds may finish before they are cancelled")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&watch, "watch", false, "rebuild changed packages and their dependents as files change")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -93,10 +95,19 @@ func cmdStart(ctx context.Context, args []string, env Env) error {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	bound := ln.Addr().String()
-	s := server.New(e, server.Options{Logger: logger, Version: Version, ShutdownGrace: grace, ListenAddr: bound})
+	obs, err := startObservers(ctx, e, env, logger)
+	if err != nil {
+		ln.Close()
+		e.Close()
+		return err
+	}
+	s := server.New(e, server.Options{Logger: logger, Version: Version, ShutdownGrace: grace, ListenAddr: bound, Alerts: obs.alerts})
 	logger.Info("buildnetd listening", "addr", bound, "url", "http://"+bound+"/", "workspace", e.Root(), "version", Version)
+	stopWatch := watchWorkspace(ctx, e, logger, watch)
 	serveErr := s.Serve(ctx, ln)
+	stopWatch()
 	closeErr := e.Close()
+	obs.stop()
 	if closeErr != nil {
 		logger.Error("close engine", "err", closeErr)
 	}

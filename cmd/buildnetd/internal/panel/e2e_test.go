@@ -47,7 +47,7 @@ func TestPanelInBrowser(t *testing.T) {
 		t.Skipf("%s is missing (apt-get install -y chromium); skipping the browser test", chromiumPath)
 	}
 	artifacts := artifactDir(t)
-	base := startDaemon(t, artifacts)
+	base, ws := startDaemon(t, artifacts)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -57,6 +57,7 @@ func TestPanelInBrowser(t *testing.T) {
 	// Overview: the panel loads, goes live over the WebSocket and counts
 	// the packages.
 	tab.do("open the panel", chromedp.Navigate(base+"/"))
+	tab.login(adminKey(t, ws))
 	tab.poll("the panel starts", `document.body.dataset.ready === 'true'`, 10*time.Second)
 	tab.poll("the live dot says WebSocket", `document.getElementById('live-dot').dataset.state === 'ws'`, 10*time.Second)
 	tab.poll("the WebSocket hello", `!!window.buildnet.ctx.live.session`, 5*time.Second)
@@ -222,7 +223,7 @@ func artifactDir(t *testing.T) string {
 // startDaemon builds buildnetd, starts it on a generated workspace and a
 // free port, waits for /health and returns the base URL. The daemon is
 // stopped when the test ends.
-func startDaemon(t *testing.T, artifacts string) string {
+func startDaemon(t *testing.T, artifacts string) (string, string) {
 	t.Helper()
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "buildnetd")
@@ -271,7 +272,7 @@ func startDaemon(t *testing.T, artifacts string) string {
 		var health struct{ Status, Workspace string }
 		if err := getJSON(base+"/health", &health); err == nil {
 			require.Equal(t, "ok", health.Status)
-			return base
+			return base, ws
 		}
 		if time.Now().After(deadline) {
 			data, _ := os.ReadFile(logPath)

@@ -36,6 +36,7 @@ var required = []string{
 	"js/views/packages.js",
 	"js/views/builds.js",
 	"js/views/cache.js",
+	"js/views/activity.js",
 	"js/views/config.js",
 	"js/views/logs.js",
 	"vendor/README.md",
@@ -258,14 +259,14 @@ func TestNoInlineScript(t *testing.T) {
 	assert.NotRegexp(t, `(?i)\son[a-z]+\s*=`, html, "inline event handler")
 	// Every tab has a panel and the ARIA wiring between them.
 	tabs := regexp.MustCompile(`role="tab" id="tab-([a-z]+)" aria-controls="panel-([a-z]+)"`).FindAllStringSubmatch(html, -1)
-	require.Len(t, tabs, 6)
+	require.Len(t, tabs, 9)
 	var names []string
 	for _, m := range tabs {
 		assert.Equal(t, m[1], m[2])
 		assert.Contains(t, html, fmt.Sprintf(`id="panel-%s" aria-labelledby="tab-%s"`, m[1], m[1]))
 		names = append(names, m[1])
 	}
-	assert.True(t, slices.Equal(names, []string{"overview", "packages", "builds", "cache", "config", "logs"}), "tabs: %v", names)
+	assert.True(t, slices.Equal(names, []string{"overview", "packages", "builds", "cache", "activity", "config", "logs", "files", "audit"}), "tabs: %v", names)
 }
 
 func ExampleHandler() {

@@ -95,7 +95,7 @@ func TestReadEndpoints(t *testing.T) {
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.Contains(t, string(body), "buildnet_active_builds 0\n")
 		assert.Contains(t, string(body), "buildnet_cache_entries 2\n")
-		assert.Contains(t, string(body), `buildnet_http_requests_total{code="2xx"}`)
+		assert.Contains(t, string(body), `buildnet_http_requests_total{code="200",route="GET /health"}`)
 	})
 	t.Run("panel", func(t *testing.T) {
 		resp, body := f.do(http.MethodGet, "/", nil)
@@ -112,12 +112,18 @@ func TestBuildsHistoryAndLogs(t *testing.T) {
 	require.Equal(t, buildnet.StatusSuccess, first.Status)
 	require.Len(t, first.Packages, 1)
 	assert.Equal(t, buildnet.TierFullBuild, first.Packages[0].Tier)
-	failed := f.build("/build", `{"packages":["fail"],"requester":"nightly"}`)
+	// The requester is who authenticated, whatever the body says.
+	nightly := f.newKey("nightly", "build")
+	var failed buildnet.BuildResult
+	resp, body := f.do(http.MethodPost, "/build?wait=true", strings.NewReader(`{"packages":["fail"],"requester":"someone"}`),
+		"Authorization", "Bearer "+nightly.Key)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	require.NoError(t, json.Unmarshal(body, &failed))
 	require.Equal(t, buildnet.StatusFailed, failed.Status)
-	assert.Equal(t, "nightly", failed.Requester)
+	assert.Equal(t, "key:"+nightly.ID, failed.Requester)
 	again := f.build("/build", `{"packages":["api"],"priority":"high"}`)
 	require.Equal(t, buildnet.StatusSuccess, again.Status)
-	assert.Equal(t, "api", again.Requester)
+	assert.Equal(t, f.actor(), again.Requester)
 
 	list := func(q string) ([]string, string) {
 		var out struct {
@@ -140,7 +146,7 @@ func TestBuildsHistoryAndLogs(t *testing.T) {
 		{"?package=core", []string{again.ID, first.ID}},
 		{"?package=core&tier=full_build", []string{first.ID}},
 		{"?tier=instant_skip", []string{again.ID}},
-		{"?requester=nightly", []string{failed.ID}},
+		{"?requester=key:" + nightly.ID, []string{failed.ID}},
 		{"?q=FAIL", []string{failed.ID}},
 		{"?since=2000-01-01T00:00:00Z&until=2001-01-01T00:00:00Z", []string{}},
 	}
@@ -267,7 +273,7 @@ func TestCancelBuild(t *testing.T) {
 		f.getJSON("/status", http.StatusOK, &st)
 		return len(st.ActiveBuilds) == 1 && st.ActiveBuilds[0].ID == started.ID &&
 			sprint(st.ActiveBuilds[0].Running) == "[gate]" && st.ActiveBuilds[0].Total == 1 &&
-			st.ActiveBuilds[0].Requester == "api"
+			st.ActiveBuilds[0].Requester == f.actor()
 	})
 	// The live log of a running build.
 	waitFor(t, "the live log", func() bool {

@@ -16,7 +16,7 @@ import (
 func BenchmarkBuildCachedWait(b *testing.B) {
 	f := newFixture(b, fixtureOpts{})
 	f.build("/build/api", "")
-	client := &http.Client{}
+	client := testClient
 	b.ReportAllocs()
 	for b.Loop() {
 		resp, err := client.Post(f.url+"/build/api?wait=true", "application/json", nil)
@@ -52,7 +52,7 @@ func BenchmarkEngineNoopBuild(b *testing.B) {
 func BenchmarkStatus(b *testing.B) {
 	f := newFixture(b, fixtureOpts{})
 	f.build("/build/api", "")
-	client := &http.Client{}
+	client := testClient
 	b.ReportAllocs()
 	for b.Loop() {
 		getStatus(b, client, f.url)
@@ -63,7 +63,7 @@ func BenchmarkStatus(b *testing.B) {
 func BenchmarkStatusParallel(b *testing.B) {
 	f := newFixture(b, fixtureOpts{})
 	f.build("/build/api", "")
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	client := withAdmin(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}})
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/musclemap/buildnet/buildnet"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/auth"
 	"github.com/musclemap/buildnet/graph"
 	"github.com/musclemap/buildnet/state"
 )
@@ -26,6 +30,7 @@ const (
 	codeMethod        = "method_not_allowed"
 	codeUnavailable   = "unavailable"
 	codeShuttingDown  = "shutting_down"
+	codeInvalidConfig = "invalid_config"
 	maxSuggestions    = 5
 	maxRequesterBytes = 64
 )
@@ -39,6 +44,10 @@ type APIError struct {
 	Message string `json:"message"`
 	// Suggestions holds close package names for unknown_package.
 	Suggestions []string `json:"suggestions,omitzero"`
+	// NeedRole is the role a 403 asks for.
+	NeedRole string `json:"need_role,omitempty"`
+	// RetryAfter is how long a 429 asks to wait.
+	RetryAfter time.Duration `json:"-"`
 }
 
 // Error returns the message.
@@ -53,11 +62,17 @@ func toAPIError(err error) *APIError {
 	if ae, ok := errors.AsType[*APIError](err); ok {
 		return ae
 	}
+	if e, ok := errors.AsType[*auth.Error](err); ok {
+		return &APIError{Status: e.Status, Code: e.Code, Message: e.Message, NeedRole: e.NeedRole, RetryAfter: e.RetryAfter}
+	}
 	if mb, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "request body larger than %d bytes", mb.Limit)
 	}
 	if up, ok := errors.AsType[*graph.UnknownPackageError](err); ok {
 		return &APIError{Status: http.StatusNotFound, Code: codeUnknownPkg, Message: err.Error(), Suggestions: append([]string{}, up.Suggestions...)}
+	}
+	if ae := explainError(err); ae != nil {
+		return ae
 	}
 	switch {
 	case errors.Is(err, buildnet.ErrUnknownPackage):
@@ -92,6 +107,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 
 // writeError is the one writer of JSON errors.
 func writeError(w http.ResponseWriter, e *APIError) {
+	if e.Status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds())))))
+	}
 	if e.Status == http.StatusMethodNotAllowed && w.Header().Get("Allow") == "" {
 		w.Header().Set("Allow", "GET, HEAD")
 	}

@@ -47,7 +47,7 @@ func TestSSEOrderForAnotherClientsBuild(t *testing.T) {
 	}, types(evs))
 	require.Len(t, evs, 8)
 	assert.Equal(t, []string{"core", "api"}, evs[0].ev.Packages)
-	assert.Equal(t, "api", evs[0].ev.Requester)
+	assert.Equal(t, f.actor(), evs[0].ev.Requester)
 	assert.Equal(t, "\x1b[32mbuilt\x1b[0m core", evs[2].ev.Line, "ANSI kept")
 	assert.Equal(t, "stdout", evs[2].ev.Stream)
 	assert.Equal(t, buildnet.TierFullBuild, evs[3].ev.Tier)
@@ -118,7 +118,7 @@ func dialWS(t *testing.T, url string, client *http.Client) *wsConn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/ws", &websocket.DialOptions{HTTPClient: client})
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/ws", &websocket.DialOptions{HTTPClient: withAdmin(client)})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.CloseNow() })
 	return &wsConn{t: t, c: c}
@@ -232,7 +232,7 @@ func TestWebSocket(t *testing.T) {
 	var b state.Build
 	f.getJSON("/builds/"+id, http.StatusOK, &b)
 	assert.Equal(t, state.StatusCancelled, b.Status)
-	assert.Equal(t, "ws", b.Requester)
+	assert.Equal(t, f.actor(), b.Requester)
 
 	ws.send(`{"op":"cancel","id":"req3","build_id":"` + id + `"}`)
 	m = ws.reply()
@@ -257,6 +257,7 @@ func TestWebSocketRefusesCrossOrigin(t *testing.T) {
 	defer cancel()
 	_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(f.url, "http")+"/ws", &websocket.DialOptions{
 		HTTPHeader: http.Header{"Origin": []string{"http://evil.example"}},
+		HTTPClient: testClient,
 	})
 	require.Error(t, err)
 	require.NotNil(t, resp)
@@ -267,7 +268,7 @@ func TestConcurrentBuildsOfOnePackageCoalesce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOpts{})
 	const n = 100
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	client := withAdmin(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}})
 	defer client.CloseIdleConnections()
 	results := make([]*buildnet.BuildResult, n)
 	errs := make([]error, n)
@@ -347,7 +348,7 @@ func TestSlowConsumersAreDroppedWithoutDelayingOthers(t *testing.T) {
 	raw, err := smallDialer.DialContext(ctx, "tcp", f.addr)
 	require.NoError(t, err)
 	defer raw.Close()
-	_, err = io.WriteString(raw, "GET /events HTTP/1.1\r\nHost: "+f.addr+"\r\n\r\n")
+	_, err = io.WriteString(raw, "GET /events HTTP/1.1\r\nHost: "+f.addr+"\r\nAuthorization: Bearer "+f.key+"\r\n\r\n")
 	require.NoError(t, err)
 	br := bufio.NewReader(raw)
 	for {
@@ -388,7 +389,7 @@ func TestSlowConsumersAreDroppedWithoutDelayingOthers(t *testing.T) {
 	})
 	assert.Contains(t, f.logs.String(), "too slow")
 	_, body := f.do(http.MethodGet, "/metrics", nil)
-	assert.Contains(t, string(body), "buildnet_event_clients_dropped_total 2\n")
+	assert.Contains(t, string(body), "buildnet_event_subscribers_dropped_total 2\n")
 	// The server hung up on the slow SSE client.
 	require.NoError(t, raw.SetReadDeadline(time.Now().Add(waitTimeout)))
 	_, err = io.Copy(io.Discard, br)
@@ -410,8 +411,9 @@ func TestServeShutdownCancelsBuildsAfterGrace(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ctx, ln) }()
+	registerAdminKey(t, root, addr)
 
-	resp, err := http.Post("http://"+addr+"/build/gate", "application/json", nil)
+	resp, err := testClient.Post("http://"+addr+"/build/gate", "application/json", nil)
 	require.NoError(t, err)
 	var started struct{ ID string }
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&started))
@@ -420,7 +422,7 @@ func TestServeShutdownCancelsBuildsAfterGrace(t *testing.T) {
 	// A client waiting for the build and one following events.
 	waited := make(chan int, 1)
 	go func() {
-		resp, err := http.Post("http://"+addr+"/build/gate?wait=true", "application/json", nil)
+		resp, err := testClient.Post("http://"+addr+"/build/gate?wait=true", "application/json", nil)
 		if err != nil {
 			waited <- -1
 			return

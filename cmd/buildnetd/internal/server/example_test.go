@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/musclemap/buildnet/buildnet"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/auth"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/server"
 )
 
@@ -41,8 +42,19 @@ func ExampleNew() {
 	ts := httptest.NewServer(s)
 	defer ts.Close()
 
+	// The server wrote an admin key to .buildnet/admin.key; every request
+	// but GET /health must carry a key or a login token.
+	key, err := auth.ReadAdminKey(filepath.Join(root, ".buildnet"))
+	if err != nil {
+		log.Fatal(err)
+	}
 	for range 2 {
-		resp, err := http.Post(ts.URL+"/build/hello?wait=true", "application/json", nil)
+		req, err := http.NewRequest(http.MethodPost, ts.URL+"/build/hello?wait=true", nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/musclemap/buildnet/buildnet"
 	"github.com/musclemap/buildnet/cache"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/auth"
 	"github.com/musclemap/buildnet/state"
 )
 
@@ -36,6 +37,8 @@ type statusResponse struct {
 	Queue        []buildnet.QueuedPackage `json:"queue"`
 	Cache        cache.Stats              `json:"cache"`
 	Host         hostStats                `json:"host"`
+	// Caller is who asked, with the rate limit that applies to it.
+	Caller *auth.Me `json:"caller,omitempty"`
 }
 
 // statusCache keeps the engine status and cache stats for up to
@@ -91,7 +94,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, statusResponse{
 		Version: s.opts.Version, StartedAt: s.started, UptimeS: time.Since(s.started).Seconds(),
 		Workspace: st.Root, Concurrency: st.Concurrency, Packages: st.Packages,
-		ActiveBuilds: active, Queue: queue, Cache: cs, Host: s.hostStats(),
+		ActiveBuilds: active, Queue: queue, Cache: cs, Host: s.hostStats(), Caller: s.describe(r),
 	})
 }
 
@@ -119,8 +122,13 @@ type buildBody struct {
 	Packages []string `json:"packages"`
 	Force    bool     `json:"force"`
 	Priority priority `json:"priority"`
-	// Requester names who asks; "api" when empty. The CLI sends "cli".
+	// Requester is accepted for compatibility and ignored: the
+	// requester is the authenticated user or key.
 	Requester string `json:"requester"`
+	// Filters, Affected and DryRun are those of buildnet.Request.
+	Filters  []string           `json:"filters"`
+	Affected *buildnet.GitRange `json:"affected"`
+	DryRun   bool               `json:"dry_run"`
 }
 
 // priority reads "low", "normal", "high" or an integer.
@@ -177,20 +185,30 @@ func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) error {
 	if slices.Contains(body.Packages, "") {
 		return errorf(http.StatusBadRequest, codeBadRequest, "empty package name")
 	}
-	requester := strings.TrimSpace(body.Requester)
-	if requester == "" {
-		requester = "api"
-	}
-	if len(requester) > maxRequesterBytes {
-		requester = requester[:maxRequesterBytes]
-	}
-	run, err := s.e.StartBuild(buildnet.Request{
+	// The requester is who authenticated: the scheduler takes turns
+	// between requesters, and a build role may cancel only its own.
+	c := caller(r)
+	requester := c.Actor()
+	req := buildnet.Request{
 		Packages: body.Packages, Force: body.Force, Requester: requester, Priority: int(body.Priority),
-	})
+		Filters: body.Filters, Affected: body.Affected,
+	}
+	if body.DryRun {
+		// A plan runs nothing and writes nothing: answer at once.
+		res, err := s.e.Plan(r.Context(), req)
+		if err != nil {
+			return s.withSuggestions(err, body.Packages)
+		}
+		return writeJSON(w, http.StatusOK, res)
+	}
+	run, err := s.e.StartBuild(req)
 	if err != nil {
+		auth.Annotate(r.Context(), "", map[string]any{"packages": body.Packages, "error": err.Error()})
 		return s.withSuggestions(err, body.Packages)
 	}
-	s.log.Info("build started", "build", run.ID(), "requester", requester, "packages", body.Packages, "force", body.Force, "remote", r.RemoteAddr)
+	s.auth.Sessions().AddBuild(c.Session, run.ID())
+	auth.Annotate(r.Context(), run.ID(), map[string]any{"packages": body.Packages, "force": body.Force, "priority": int(body.Priority)})
+	s.log.Info("build started", "build", run.ID(), "requester", requester, "session", c.Session, "packages", body.Packages, "force", body.Force, "remote", r.RemoteAddr)
 	if !wait {
 		return writeJSON(w, http.StatusAccepted, map[string]string{"id": run.ID(), "status": string(buildnet.StatusRunning)})
 	}
@@ -388,8 +406,49 @@ func safeFileName(s string) string {
 	}, s)
 }
 
+// describe describes the caller of r.
+func (s *Server) describe(r *http.Request) *auth.Me {
+	c := caller(r)
+	if c == nil {
+		return nil
+	}
+	me := s.auth.Describe(c)
+	return &me
+}
+
+// buildOwner returns who asked for build id: its requester, else the
+// actor of the session that asked for it.
+func (s *Server) buildOwner(ctx context.Context, id string) string {
+	if a, ok := s.hub.active(id); ok && a.Requester != "" {
+		return a.Requester
+	}
+	if b, err := s.e.Store().Build(ctx, id); err == nil && b.Requester != "" {
+		return b.Requester
+	}
+	if sid, ok := s.auth.Sessions().BuildSession(id); ok {
+		if info, ok := s.auth.Sessions().Info(sid); ok {
+			return info.Actor
+		}
+	}
+	return ""
+}
+
+// mayCancel checks that c may cancel build id: its own, or anyone's with
+// auth.PermCancelAny.
+func (s *Server) mayCancel(ctx context.Context, c *auth.Caller, id string) error {
+	owner := s.buildOwner(ctx, id)
+	auth.Annotate(ctx, id, map[string]any{"owner": owner})
+	if owner == "" || owner == c.Actor() {
+		return nil // unknown: the cancel answers 404
+	}
+	return s.auth.Check(ctx, c, auth.PermCancelAny, actionBuildCancel, id)
+}
+
 func (s *Server) cancelBuild(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
+	if err := s.mayCancel(r.Context(), caller(r), id); err != nil {
+		return err
+	}
 	if err := s.e.Cancel(id); err != nil {
 		if !errors.Is(err, buildnet.ErrBuildNotFound) {
 			return err
@@ -399,7 +458,7 @@ func (s *Server) cancelBuild(w http.ResponseWriter, r *http.Request) error {
 		}
 		return errorf(http.StatusConflict, codeConflict, "build %s has already finished", id)
 	}
-	s.log.Info("build cancel requested", "build", id, "remote", r.RemoteAddr)
+	s.log.Info("build cancel requested", "build", id, "by", caller(r).Actor(), "remote", r.RemoteAddr)
 	return writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "cancelling"})
 }
 
@@ -484,44 +543,4 @@ func (s *Server) graph(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return errorf(http.StatusBadRequest, codeBadRequest, "format %q: want json or dot", f)
 	}
-}
-
-func (s *Server) metrics(w http.ResponseWriter, r *http.Request) error {
-	cs, err := s.e.CacheStats(r.Context())
-	if err != nil {
-		return err
-	}
-	clients, dropped, last := s.hub.counts()
-	var b strings.Builder
-	metric := func(name, typ, help string, v float64, labels ...string) {
-		if typ != "" {
-			fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-		}
-		l := ""
-		if len(labels) > 0 {
-			l = "{" + strings.Join(labels, ",") + "}"
-		}
-		fmt.Fprintf(&b, "%s%s %s\n", name, l, strconv.FormatFloat(v, 'g', -1, 64))
-	}
-	metric("buildnet_uptime_seconds", "gauge", "Seconds since the daemon started.", time.Since(s.started).Seconds())
-	metric("buildnet_active_builds", "gauge", "Builds in progress.", float64(len(s.e.ActiveBuilds())))
-	metric("buildnet_events_total", "counter", "Events published by the engine.", float64(last))
-	metric("buildnet_event_clients", "gauge", "Connected SSE and WebSocket clients.", float64(clients))
-	metric("buildnet_event_clients_dropped_total", "counter", "Event clients dropped for being too slow.", float64(dropped))
-	metric("buildnet_cache_entries", "gauge", "Entries in the local cache.", float64(cs.Entries))
-	metric("buildnet_cache_bytes", "gauge", "Bytes in the local cache.", float64(cs.Bytes))
-	metric("buildnet_cache_hits_total", "counter", "Cache lookups that hit.", float64(cs.Hits))
-	metric("buildnet_cache_misses_total", "counter", "Cache lookups that missed.", float64(cs.Misses))
-	metric("buildnet_cache_evictions_total", "counter", "Cache entries evicted.", float64(cs.Evictions))
-	metric("buildnet_cache_corrupt_total", "counter", "Corrupt cache entries found.", float64(cs.Corrupt))
-	for c := 1; c <= 5; c++ {
-		typ := ""
-		if c == 1 {
-			typ = "counter"
-		}
-		metric("buildnet_http_requests_total", typ, "HTTP requests served, by status class.", float64(s.requests[c].Load()), fmt.Sprintf(`code="%dxx"`, c))
-	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	_, err = w.Write([]byte(b.String()))
-	return err
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/musclemap/buildnet/buildnet"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/auth"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/server"
 )
 
@@ -47,7 +48,13 @@ var testPackages = []buildnet.Package{
 // writeWorkspace creates a workspace with testPackages under root.
 func writeWorkspace(t testing.TB, root string) {
 	t.Helper()
-	ws := buildnet.Workspace{Version: 1, Packages: testPackages}
+	writeWorkspaceOf(t, root, testPackages)
+}
+
+// writeWorkspaceOf creates a workspace with packages under root.
+func writeWorkspaceOf(t testing.TB, root string, packages []buildnet.Package) {
+	t.Helper()
+	ws := buildnet.Workspace{Version: 1, Packages: packages}
 	for _, p := range ws.Packages {
 		writeFile(t, filepath.Join(root, p.Path, "src", "main.txt"), "source of "+p.Name+"\n")
 	}
@@ -102,20 +109,40 @@ type fixture struct {
 	url  string
 	addr string
 	logs *syncBuffer
+	// key is the admin key the server made; testClient sends it.
+	key string
 }
 
 type fixtureOpts struct {
 	opts server.Options
 	// wrap wraps the listener (to shrink socket buffers, say).
 	wrap func(net.Listener) net.Listener
+	// settings is the content of .buildnet/security.json; "" lifts the
+	// rate and session limits.
+	settings string
+	// packages, when set, replace testPackages.
+	packages []buildnet.Package
+	// concurrency bounds the build commands running at once; 0 is the
+	// default.
+	concurrency int
 }
 
 func newFixture(t testing.TB, fo fixtureOpts) *fixture {
 	t.Helper()
 	root := t.TempDir()
 	writeWorkspace(t, root)
+	if fo.packages != nil {
+		writeWorkspaceOf(t, root, fo.packages)
+	}
+	// The tests written before authentication existed are not about rate
+	// limits or session limits: lift them.
+	settings := fo.settings
+	if settings == "" {
+		settings = unlimitedSettings
+	}
+	writeFile(t, filepath.Join(root, ".buildnet", auth.SettingsFile), settings)
 	f := &fixture{t: t, root: root, logs: &syncBuffer{}}
-	e, err := buildnet.Open(context.Background(), buildnet.Config{Root: root})
+	e, err := buildnet.Open(context.Background(), buildnet.Config{Root: root, Concurrency: fo.concurrency})
 	require.NoError(t, err)
 	f.e = e
 	opts := fo.opts
@@ -129,6 +156,7 @@ func newFixture(t testing.TB, fo fixtureOpts) *fixture {
 	require.NoError(t, err)
 	f.addr = ln.Addr().String()
 	f.url = "http://" + f.addr
+	f.key = registerAdminKey(t, root, f.addr)
 	if fo.wrap != nil {
 		ln = fo.wrap(ln)
 	}
@@ -162,7 +190,7 @@ func (f *fixture) do(method, path string, body io.Reader, header ...string) (*ht
 			req.Header.Set(header[i], header[i+1])
 		}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	require.NoError(f.t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -249,7 +277,7 @@ func openSSE(t testing.TB, url string, header ...string) *sseStream {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
@@ -394,4 +422,78 @@ func serverOptsLoopback() server.Options { return server.Options{ListenAddr: "12
 
 func slogTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// adminKeys maps a test server's host:port to the admin key it wrote, so
+// that testClient authenticates the tests written before authentication
+// existed.
+var adminKeys sync.Map
+
+// registerAdminKey reads the admin key the server wrote in root's state
+// directory and has testClient send it to addr.
+func registerAdminKey(t testing.TB, root, addr string) string {
+	t.Helper()
+	key, err := auth.ReadAdminKey(filepath.Join(root, ".buildnet"))
+	require.NoError(t, err)
+	adminKeys.Store(addr, key)
+	t.Cleanup(func() { adminKeys.Delete(addr) })
+	return key
+}
+
+// adminTransport adds the admin key of the server it talks to, unless the
+// request carries its own Authorization or asks for none.
+type adminTransport struct{ base http.RoundTripper }
+
+// noAuth, as an Authorization header value, sends no credentials.
+const noAuth = "none"
+
+func (a adminTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	switch h := r.Header.Get("Authorization"); {
+	case h == noAuth:
+		r = r.Clone(r.Context())
+		r.Header.Del("Authorization")
+	case h == "":
+		if key, ok := adminKeys.Load(r.URL.Host); ok {
+			r = r.Clone(r.Context())
+			r.Header.Set("Authorization", "Bearer "+key.(string))
+		}
+	}
+	base := a.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r)
+}
+
+// testClient is the HTTP client of the tests: it authenticates as admin.
+var testClient = &http.Client{Transport: adminTransport{}}
+
+// withAdmin returns a client like c that authenticates as admin.
+func withAdmin(c *http.Client) *http.Client {
+	if c == nil {
+		return testClient
+	}
+	cc := *c
+	cc.Transport = adminTransport{base: c.Transport}
+	return &cc
+}
+
+// unlimitedSettings lifts rate and session limits.
+const unlimitedSettings = `{"rate_limits": {"read": {"rate": 0}, "build": {"rate": 0}, "admin": {"rate": 0}, "anonymous": {"rate": 0}},
+	"max_sessions_per_actor": 0}`
+
+// actor is the requester of the builds the admin key asks for.
+func (f *fixture) actor() string {
+	f.t.Helper()
+	var me struct{ Actor string }
+	f.getJSON("/auth/me", http.StatusOK, &me)
+	return me.Actor
+}
+
+// newKey creates an API key with the given role through the API.
+func (f *fixture) newKey(name, role string) auth.CreatedKey {
+	f.t.Helper()
+	var k auth.CreatedKey
+	f.postJSON("/keys", `{"name":"`+name+`","role":"`+role+`"}`, http.StatusCreated, &k)
+	return k
 }

@@ -12,8 +12,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/musclemap/buildnet/alert"
 	"github.com/musclemap/buildnet/buildnet"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/auth"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/files"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/panel"
+	"github.com/musclemap/buildnet/state"
 )
 
 // Defaults of [Options].
@@ -58,6 +62,19 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Panel serves GET /; nil means the embedded panel.
 	Panel http.Handler
+	// Alerts is the alerter whose history GET /alerts lists and whose
+	// counters GET /metrics exports; nil means none. The caller runs and
+	// closes it.
+	Alerts *alert.Alerter
+	// Auth authenticates, authorises, rate-limits and audits every
+	// request but GET /health and the panel's files. nil means a service
+	// the server makes on the engine's state store, with the settings of
+	// <state dir>/security.json, that [Server.Close] closes; the server
+	// then also makes sure <state dir>/admin.key holds an admin key.
+	Auth *auth.Service
+	// Files is the file browser of /files; nil means one on the engine's
+	// workspace.
+	Files *files.Browser
 }
 
 // Server serves the HTTP API of one engine. It is an [http.Handler] and
@@ -72,14 +89,21 @@ type Server struct {
 	started time.Time
 	hostCPU *cpuSampler
 	status  statusCache
+	obs     *observability // metrics and alerts
 
+	auth      *auth.Service
+	ownAuth   bool
+	authErr   error // why the server could make no auth service: it then refuses every request
+	files     *files.Browser
+	ownFiles  bool
+	db        *state.DB                       // the server's own handle on the state database; may be nil
 	hosts     atomic.Pointer[map[string]bool] // nil: no Host check
 	draining  chan struct{}                   // closed when shutdown begins: no new builds or streams
 	drainOnce sync.Once
 	stopping  chan struct{} // closed when event streams must end
 	stopOnce  sync.Once
+	closeOnce sync.Once
 	streams   sync.WaitGroup // SSE and WebSocket handlers
-	requests  [6]atomic.Uint64
 }
 
 // New returns a server for e. It subscribes to e's events at once, so
@@ -117,6 +141,8 @@ func New(e *buildnet.Engine, opts Options) *Server {
 		draining: make(chan struct{}), stopping: make(chan struct{}), hostCPU: newCPUSampler(),
 	}
 	s.hub = newHub(e, s.log, opts.EventBuffer, opts.ClientBuffer)
+	s.setupObservability()
+	s.setupAuth()
 	if opts.ListenAddr != "" {
 		s.setListenAddr(opts.ListenAddr)
 	}
@@ -124,24 +150,63 @@ func New(e *buildnet.Engine, opts Options) *Server {
 	return s
 }
 
+// Audit actions of the server's routes.
+const (
+	actionBuildTrigger = "build.trigger"
+	actionBuildCancel  = "build.cancel"
+	actionCacheClear   = "cache.clear"
+	actionConfigChange = "config.change"
+)
+
+// routes registers every endpoint with the permission it needs: the one
+// table of who may do what over HTTP (see auth.Perm.Role for the roles).
 func (s *Server) routes() {
 	m := http.NewServeMux()
+	route := func(pattern string, perm auth.Perm, action string, h http.Handler) {
+		m.Handle(pattern, s.guard(perm, action, h))
+	}
 	m.Handle("GET /health", s.api(s.health))
-	m.Handle("GET /status", s.api(s.getStatus))
-	m.Handle("POST /build", s.api(s.postBuild))
-	m.Handle("POST /build/{package}", s.api(s.postBuild))
-	m.Handle("GET /builds", s.api(s.listBuilds))
-	m.Handle("GET /builds/{id}", s.api(s.getBuild))
-	m.Handle("GET /builds/{id}/log", s.api(s.getLog))
-	m.Handle("POST /builds/{id}/cancel", s.api(s.cancelBuild))
-	m.Handle("GET /cache/stats", s.api(s.cacheStats))
-	m.Handle("GET /cache/entries", s.api(s.cacheEntries))
-	m.Handle("POST /cache/clear", s.api(s.cacheClear))
-	m.Handle("GET /config", s.api(s.config))
-	m.Handle("GET /graph", s.api(s.graph))
-	m.Handle("GET /metrics", s.api(s.metrics))
-	m.Handle("GET /events", s.stream(s.events))
-	m.Handle("GET /ws", s.stream(s.websocket))
+	route("GET /status", auth.PermRead, "", s.api(s.getStatus))
+	route("POST /build", auth.PermBuild, actionBuildTrigger, s.api(s.postBuild))
+	route("POST /build/{package}", auth.PermBuild, actionBuildTrigger, s.api(s.postBuild))
+	route("GET /builds", auth.PermRead, "", s.api(s.listBuilds))
+	route("GET /builds/{id}", auth.PermRead, "", s.api(s.getBuild))
+	route("GET /builds/{id}/log", auth.PermRead, "", s.api(s.getLog))
+	route("GET /builds/{id}/summary", auth.PermRead, "", s.api(s.buildSummary))
+	route("GET /why/{package}", auth.PermRead, "", s.api(s.why))
+	route("GET /diff", auth.PermRead, "", s.api(s.diff))
+	route("GET /manifests/{digest}", auth.PermRead, "", s.api(s.manifest))
+	route("GET /affected", auth.PermRead, "", s.api(s.affected))
+	route("PUT /config", auth.PermConfig, actionConfigChange, s.api(s.putConfig))
+	route("GET /templates", auth.PermRead, "", s.api(s.listTemplates))
+	route("POST /templates/{name}/apply", auth.PermConfig, actionConfigChange, s.api(s.applyTemplate))
+	// Cancelling another's build needs auth.PermCancelAny: cancelBuild
+	// checks it against the build's requester.
+	route("POST /builds/{id}/cancel", auth.PermBuild, actionBuildCancel, s.api(s.cancelBuild))
+	route("GET /cache/stats", auth.PermRead, "", s.api(s.cacheStats))
+	route("GET /cache/entries", auth.PermRead, "", s.api(s.cacheEntries))
+	route("POST /cache/clear", auth.PermCacheClear, actionCacheClear, s.api(s.cacheClear))
+	route("GET /config", auth.PermRead, "", s.api(s.config))
+	route("GET /graph", auth.PermRead, "", s.api(s.graph))
+	route("GET /metrics", auth.PermRead, "", s.api(s.metrics))
+	route("GET /alerts", auth.PermRead, "", s.api(s.listAlerts))
+	route("GET /events", auth.PermRead, "", s.stream(s.events))
+	route("GET /ws", auth.PermRead, "", s.stream(s.websocket))
+	reg := func(pattern string, stream bool, h http.Handler) {
+		if s.auth == nil {
+			h = s.guard(auth.PermRead, "", h) // refuses: no auth service
+		}
+		if !stream {
+			h = s.bounded(h)
+		}
+		m.Handle(pattern, h)
+	}
+	if s.auth != nil {
+		s.auth.Routes(reg)
+		if s.files != nil {
+			s.files.Routes(s.auth, reg)
+		}
+	}
 	m.Handle("GET /", s.bounded(s.opts.Panel))
 	m.Handle("/", s.api(s.noRoute))
 	s.mux = m
@@ -187,13 +252,17 @@ func (s *Server) hostAllowed(r *http.Request) bool {
 // ServeHTTP checks Host and cross-origin requests, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
-	defer func() { s.count(sw.status) }()
+	start := time.Now()
+	defer func() { s.observeRequest(r, sw, start) }()
 	if !s.hostAllowed(r) {
 		s.log.Warn("request refused: Host not allowed", "host", r.Host, "remote", r.RemoteAddr, "path", r.URL.Path)
 		writeError(sw, errorf(http.StatusForbidden, codeForbidden, "host %q not allowed", r.Host))
 		return
 	}
-	if err := s.cop.Check(r); err != nil {
+	if s.cors(sw, r) {
+		return // a preflight, answered
+	}
+	if err := s.checkOrigin(r); err != nil {
 		s.log.Warn("request refused: cross-origin", "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr, "path", r.URL.Path)
 		writeError(sw, errorf(http.StatusForbidden, codeForbidden, "cross-origin request refused"))
 		return
@@ -201,15 +270,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw.Header().Set("X-Content-Type-Options", "nosniff")
 	r.Body = http.MaxBytesReader(sw, r.Body, s.opts.MaxBodyBytes)
 	s.mux.ServeHTTP(sw, r)
-}
-
-func (s *Server) count(status int) {
-	if status == 0 {
-		status = http.StatusOK
-	}
-	if c := status / 100; c >= 1 && c <= 5 {
-		s.requests[c].Add(1)
-	}
 }
 
 // statusWriter remembers the status written, so that a handler failing
@@ -236,6 +296,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController and the WebSocket upgrade reach the
 // connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Written reports whether the response has begun.
+func (w *statusWriter) Written() bool { return w.status != 0 }
 
 // handlerFunc is an HTTP handler that returns its error for the one JSON
 // error writer.
@@ -276,7 +339,7 @@ func (s *Server) run(fn handlerFunc, w http.ResponseWriter, r *http.Request) {
 	default:
 		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "code", ae.Code, "err", err)
 	}
-	if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
+	if sw, ok := w.(interface{ Written() bool }); ok && sw.Written() {
 		return // the response has begun; the error can only be logged
 	}
 	if ae.Status == 499 {
@@ -308,6 +371,18 @@ func (s *Server) Close() error {
 	s.beginShutdown()
 	s.stopStreams()
 	s.hub.close()
+	s.closeObservability()
+	s.closeOnce.Do(func() {
+		if s.ownAuth {
+			_ = s.auth.Close()
+		}
+		if s.ownFiles {
+			_ = s.files.Close()
+		}
+		if s.db != nil {
+			_ = s.db.Close()
+		}
+	})
 	return nil
 }
 
@@ -346,7 +421,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// Each client connection gets its own session.
+		ConnContext: auth.ConnContext,
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		// WriteTimeout stays 0: event streams and waited-for builds are
 		// long; other routes bound themselves (see api).
 	}

@@ -2,17 +2,19 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/musclemap/buildnet/buildnet"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/auth"
+	"github.com/musclemap/buildnet/state"
 )
 
 // WebSocket limits.
@@ -48,8 +50,16 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) error {
 	if s.shuttingDown() {
 		return errorf(http.StatusServiceUnavailable, codeShuttingDown, "buildnetd is shutting down")
 	}
-	// Accept refuses a cross-origin upgrade (Origin not matching Host).
-	conn, err := websocket.Accept(w, r, nil)
+	who := caller(r)
+	// Accept refuses a cross-origin upgrade (Origin not matching Host),
+	// unless CORS allows the origin.
+	var accept websocket.AcceptOptions
+	if o := s.corsOrigin(r); o != "" {
+		if u, err := url.Parse(o); err == nil {
+			accept.OriginPatterns = []string{u.Host}
+		}
+	}
+	conn, err := websocket.Accept(w, r, &accept)
 	if err != nil {
 		s.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "err", err)
 		return nil // Accept wrote the response
@@ -61,9 +71,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) error {
 	// The request's context must not be used after the upgrade.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var sb [8]byte
-	_, _ = rand.Read(sb[:])
-	session := hex.EncodeToString(sb[:])
+	session := who.Session
 	remote := r.RemoteAddr
 
 	c, _, _, err := s.hub.subscribe("ws", remote, &filter{off: true}, false, 0, func() { conn.CloseNow() })
@@ -72,6 +80,18 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	defer s.hub.remove(c)
+	// The session's subscriptions move with a handoff, and closing the
+	// session ends the stream.
+	detach := s.auth.Sessions().Attach(session, &auth.Stream{
+		Export: func() any { return c.filter.Load() },
+		Import: func(v any) {
+			if f, ok := v.(*filter); ok && f != nil {
+				c.filter.Store(f)
+			}
+		},
+		End: func() { conn.Close(websocket.StatusNormalClosure, "session closed") },
+	})
+	defer detach()
 	s.log.Debug("event client connected", "client", c.id, "kind", "ws", "remote", remote, "session", session)
 
 	replies := make(chan []byte, 16)
@@ -86,7 +106,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) error {
 				readDone <- err
 				return
 			}
-			reply, _ := json.Marshal(s.wsHandle(c, data))
+			reply, _ := json.Marshal(s.wsHandle(who, c, data))
 			select {
 			case replies <- reply:
 			case <-ctx.Done():
@@ -150,7 +170,7 @@ func eventMessage(he *hubEvent) []byte {
 }
 
 // wsHandle runs one client message and returns the reply.
-func (s *Server) wsHandle(c *client, data []byte) wsReply {
+func (s *Server) wsHandle(who *auth.Caller, c *client, data []byte) wsReply {
 	var m wsRequest
 	if err := json.Unmarshal(data, &m); err != nil {
 		return wsReply{Op: "error", Error: errorf(http.StatusBadRequest, codeInvalidJSON, "invalid JSON message: %s", jsonErrorText(err))}
@@ -169,35 +189,51 @@ func (s *Server) wsHandle(c *client, data []byte) wsReply {
 		if s.shuttingDown() {
 			return fail(errorf(http.StatusServiceUnavailable, codeShuttingDown, "buildnetd is shutting down"))
 		}
-		requester := m.Requester
-		if requester == "" {
-			requester = "ws"
+		ctx, cancel := context.WithTimeout(auth.NewContext(context.Background(), who), 10*time.Second)
+		defer cancel()
+		// The same check as POST /build, rate limit included.
+		if err := s.auth.Authorize(ctx, who, auth.PermBuild, actionBuildTrigger, strings.Join(m.Packages, ",")); err != nil {
+			return fail(err)
 		}
-		if len(requester) > maxRequesterBytes {
-			requester = requester[:maxRequesterBytes]
-		}
+		requester := who.Actor()
 		run, err := s.e.StartBuild(buildnet.Request{Packages: m.Packages, Force: m.Force, Requester: requester, Priority: int(m.Priority)})
 		if err != nil {
+			s.auth.Record(ctx, who, actionBuildTrigger, "", state.OutcomeAllowed, map[string]any{"via": "ws", "packages": m.Packages, "error": err.Error()})
 			return fail(s.withSuggestions(err, m.Packages))
 		}
-		s.log.Info("build started", "build", run.ID(), "requester", requester, "packages", m.Packages, "force", m.Force, "remote", c.remote)
+		s.auth.Sessions().AddBuild(who.Session, run.ID())
+		// Recorded in the background: the ack goes out at once.
+		s.streams.Go(func() {
+			s.auth.Record(context.Background(), who, actionBuildTrigger, run.ID(), state.OutcomeAllowed, map[string]any{"via": "ws",
+				"packages": m.Packages, "force": m.Force, "priority": int(m.Priority)})
+		})
+		s.log.Info("build started", "build", run.ID(), "requester", requester, "session", who.Session, "packages", m.Packages, "force", m.Force, "remote", c.remote)
 		return wsReply{Op: "ack", ID: m.ID, BuildID: run.ID()}
 	case "cancel":
 		if m.BuildID == "" {
 			return fail(errorf(http.StatusBadRequest, codeBadRequest, "cancel: missing build_id"))
 		}
+		ctx, cancel := context.WithTimeout(auth.NewContext(context.Background(), who), 10*time.Second)
+		defer cancel()
+		if err := s.auth.Authorize(ctx, who, auth.PermBuild, actionBuildCancel, m.BuildID); err != nil {
+			return fail(err)
+		}
+		if err := s.mayCancel(ctx, who, m.BuildID); err != nil {
+			return fail(err)
+		}
 		if err := s.e.Cancel(m.BuildID); err != nil {
 			if !errors.Is(err, buildnet.ErrBuildNotFound) {
 				return fail(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
 			if _, err := s.build(ctx, m.BuildID); err != nil {
 				return fail(err)
 			}
 			return fail(errorf(http.StatusConflict, codeConflict, "build %s has already finished", m.BuildID))
 		}
-		s.log.Info("build cancel requested", "build", m.BuildID, "remote", c.remote)
+		s.streams.Go(func() {
+			s.auth.Record(context.Background(), who, actionBuildCancel, m.BuildID, state.OutcomeAllowed, map[string]any{"via": "ws"})
+		})
+		s.log.Info("build cancel requested", "build", m.BuildID, "by", who.Actor(), "remote", c.remote)
 		return wsReply{Op: "ack", ID: m.ID, BuildID: m.BuildID}
 	default:
 		return fail(errorf(http.StatusBadRequest, codeBadRequest, "unknown op %q: want subscribe, unsubscribe, build, cancel or ping", m.Op))

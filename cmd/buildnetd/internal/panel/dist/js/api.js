@@ -22,13 +22,56 @@ function url(path, query) {
   return u.pathname + u.search;
 }
 
+// The login, kept for the browser session (sessionStorage): who is logged
+// in, the role, the session and the CSRF token. The access token itself
+// stays in an HttpOnly cookie the page cannot read.
+const AUTH_KEY = 'buildnet.auth';
+
+export const auth = {
+  get() {
+    try { return JSON.parse(sessionStorage.getItem(AUTH_KEY) || 'null'); } catch { return null; }
+  },
+  set(v) { if (v) sessionStorage.setItem(AUTH_KEY, JSON.stringify(v)); else sessionStorage.removeItem(AUTH_KEY); },
+  // onExpired is called when the daemon answers 401 and a refresh fails.
+  onExpired: () => {},
+};
+
+const RANKS = { read: 1, build: 2, admin: 3 };
+
+// can reports whether the logged-in role allows what needs role.
+export function can(role) {
+  const a = auth.get();
+  return !!a && (RANKS[a.role] || 0) >= (RANKS[role] || 99);
+}
+
+let refreshing = null;
+
+// refresh renews the access cookie with the refresh cookie, once at a time.
+async function refresh() {
+  if (!refreshing) {
+    refreshing = fetch('/auth/refresh', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })
+      .then(async (res) => {
+        if (!res.ok) return false;
+        const j = await res.json();
+        const a = auth.get() || {};
+        auth.set({ ...a, csrf: j.csrf_token, session: j.session, role: j.role, actor: j.actor, name: j.name, kind: j.kind });
+        return true;
+      })
+      .catch(() => false)
+      .finally(() => { setTimeout(() => { refreshing = null; }, 0); });
+  }
+  return refreshing;
+}
+
 // request calls the API and returns the decoded JSON (or text for text/*).
-export async function request(method, path, { query, body, signal } = {}) {
-  const init = { method, headers: { Accept: 'application/json' }, signal };
+export async function request(method, path, { query, body, signal, retried = false } = {}) {
+  const init = { method, headers: { Accept: 'application/json' }, signal, credentials: 'same-origin' };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
+  const a = auth.get();
+  if (a && a.csrf && !['GET', 'HEAD'].includes(method)) init.headers['X-CSRF-Token'] = a.csrf;
   let res;
   try {
     res = await fetch(url(path, query), init);
@@ -37,6 +80,11 @@ export async function request(method, path, { query, body, signal } = {}) {
     throw new ApiError(0, 'network', `cannot reach the daemon (${err && err.message ? err.message : err})`);
   }
   const type = res.headers.get('Content-Type') || '';
+  if (res.status === 401 && !path.startsWith('/auth/')) {
+    if (!retried && await refresh()) return request(method, path, { query, body, signal, retried: true });
+    auth.set(null);
+    auth.onExpired();
+  }
   if (!res.ok) {
     let code = '';
     let message = `${res.status} ${res.statusText}`;
@@ -60,6 +108,7 @@ export async function request(method, path, { query, body, signal } = {}) {
 
 export const get = (path, query, opts) => request('GET', path, { ...opts, query });
 export const post = (path, body, query) => request('POST', path, { body, query });
+export const put = (path, body, query) => request('PUT', path, { body, query });
 
 // reportError shows err as a toast (ignoring aborted requests).
 export function reportError(err, what = '') {
@@ -88,4 +137,18 @@ export const api = {
   cacheStats: () => get('/cache/stats'),
   cacheEntries: (q) => get('/cache/entries', q),
   cacheClear: () => post('/cache/clear'),
+  alerts: () => get('/alerts'),
+  login: (creds) => post('/auth/login', { ...creds, cookie: true }),
+  logout: () => post('/auth/logout'),
+  me: () => get('/auth/me'),
+  audit: (q, opts) => get('/audit', q, opts),
+  auditExportURL: (q) => url('/audit/export', q),
+  files: () => get('/files'),
+  list: (path) => get('/files/list', { path }),
+  file: (path) => get('/files/content', { path }),
+  rawURL: (path) => url('/files/raw', { path }),
+  saveFile: (path, content, base) => put('/files/content', { content, base_sha256: base }, { path }),
+  moveFile: (from, to) => post('/files/move', { from, to }),
+  diff: (path, from, to) => get('/files/diff', { path, from, to }),
+  history: (path) => get('/files/history', { path }),
 };

@@ -166,7 +166,7 @@ export function createBuilds(root, { store, api }) {
       }
     };
     const cancel = b.status === 'running'
-      ? h('button', { type: 'button', class: 'btn btn-sm btn-danger', onclick: async (e) => {
+      ? h('button', { type: 'button', class: 'btn btn-sm btn-danger', 'data-need': 'build', onclick: async (e) => {
         e.currentTarget.disabled = true;
         try { await api.cancel(b.id); toast(`Cancelling ${shortId(b.id)}`); } catch (err) { reportError(err, 'cancel'); }
       } }, 'Cancel')
@@ -195,7 +195,7 @@ export function createBuilds(root, { store, api }) {
             h('td', {}, h('div', { class: 'bar-cell' },
               h('div', { class: 'bar', style: { width: `${Math.round((120 * (p.duration_ms || 0)) / maxMs)}px`, background: STATUS_COLORS[st] } }),
               h('span', { class: 'small nowrap' }, fmtMs(p.duration_ms)))),
-            h('td', { class: p.error ? 'error-text' : 'muted small' }, p.error || reasonText(p.reason)),
+            h('td', { class: p.error ? 'error-text' : 'muted small' }, p.error || reasonText(p.reason || p.reasons)),
             h('td', {}, h('button', { type: 'button', class: 'btn btn-sm', onclick: () => showLog(p.name), 'aria-label': `Show the log of ${p.name}` }, 'Log')));
         }) : h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No package finished yet.'))))),
       logBox);

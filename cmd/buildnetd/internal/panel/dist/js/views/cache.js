@@ -16,7 +16,7 @@ export function createCache(root, { store, api }) {
   const tbody = h('tbody', {});
   const more = h('button', { type: 'button', class: 'btn', hidden: true }, 'Load more');
   const info = h('span', { class: 'muted small' });
-  const clear = h('button', { type: 'button', class: 'btn btn-danger', id: 'cache-clear' }, 'Clear cache…');
+  const clear = h('button', { type: 'button', class: 'btn btn-danger', id: 'cache-clear', 'data-need': 'admin' }, 'Clear cache…');
   const refresh = h('button', { type: 'button', class: 'btn' }, 'Refresh');
   const cols = [
     ['key', 'Key'], ['package', 'Package'], ['size', 'Size'], ['files', 'Files'], ['created_at', 'Created'], ['last_used', 'Last used'],

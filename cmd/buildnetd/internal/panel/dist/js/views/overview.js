@@ -36,17 +36,17 @@ export function createOverview(root, ctx) {
       button('Build all', 'btn-primary', (e) => run(e.currentTarget, async () => {
         const r = await api.buildAll();
         toast(`Build ${shortId(r && r.id)} started`, { kind: 'success' });
-      }), { id: 'action-build-all' }),
+      }), { id: 'action-build-all', 'data-need': 'build' }),
       button('Force rebuild all', '', (e) => run(e.currentTarget, async () => {
         if (!await confirmDialog('Force rebuild?', 'Every package will run its build command, ignoring state and cache.', 'Rebuild all')) return;
         const r = await api.buildAll(true);
         toast(`Build ${shortId(r && r.id)} started`, { kind: 'success' });
-      })),
+      }), { 'data-need': 'build' }),
       button('Clear cache', 'btn-danger', (e) => run(e.currentTarget, async () => {
         if (!await confirmDialog('Clear the cache?', 'Every cached build output will be deleted. Later builds will run again.', 'Clear cache')) return;
         await api.cacheClear();
         toast('Cache cleared', { kind: 'success' });
-      }), { id: 'action-clear-cache' })));
+      }), { id: 'action-clear-cache', 'data-need': 'admin' })));
 
   function renderHealth() {
     const st = store.status;
@@ -132,7 +132,7 @@ export function createOverview(root, ctx) {
     }
     render(active, head, builds.map((b) => {
       const frac = b.total ? b.done / b.total : 0;
-      const cancel = h('button', { type: 'button', class: 'btn btn-sm btn-danger' }, 'Cancel');
+      const cancel = h('button', { type: 'button', class: 'btn btn-sm btn-danger', 'data-need': 'build' }, 'Cancel');
       cancel.addEventListener('click', async () => {
         cancel.disabled = true;
         try { await api.cancel(b.id); toast(`Cancelling ${shortId(b.id)}`); } catch (err) { reportError(err, 'cancel'); cancel.disabled = false; }

@@ -257,8 +257,8 @@ export function createPackages(root, { store, api }) {
         ? h('div', { class: 'meta' }, `last: ${p.last_status} in ${fmtMs(p.last_duration_ms)} · ${fmtAgo(p.last_built_at)}`)
         : h('div', { class: 'meta' }, 'never built'),
       h('div', { class: 'actions' },
-        h('button', { type: 'button', class: 'btn btn-sm btn-primary', onclick: () => buildPackage(p.name), 'aria-label': `Build ${p.name}` }, 'Build'),
-        h('button', { type: 'button', class: 'btn btn-sm', onclick: () => buildPackage(p.name, true), 'aria-label': `Force build ${p.name}` }, 'Force')));
+        h('button', { type: 'button', class: 'btn btn-sm btn-primary', 'data-need': 'build', onclick: () => buildPackage(p.name), 'aria-label': `Build ${p.name}` }, 'Build'),
+        h('button', { type: 'button', class: 'btn btn-sm', 'data-need': 'build', onclick: () => buildPackage(p.name, true), 'aria-label': `Force build ${p.name}` }, 'Force')));
   }
 
   function renderCards() {
