@@ -115,7 +115,16 @@ func (b *bus) subscribe(ctx context.Context, buffer int) *Subscription {
 	}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
-	s.stop = context.AfterFunc(ctx, func() { b.remove(s, context.Cause(ctx)) })
+	stop := context.AfterFunc(ctx, func() { b.remove(s, context.Cause(ctx)) })
+	s.mu.Lock()
+	if s.closed {
+		// Ended (engine closed, or dropped) before stop was set.
+		s.mu.Unlock()
+		stop()
+		return s
+	}
+	s.stop = stop
+	s.mu.Unlock()
 	return s
 }
 

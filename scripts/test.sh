@@ -22,7 +22,8 @@ for target in \
   "./buildnet FuzzParseWorkspace" \
   "./cache FuzzDecodeManifest" \
   "./graph FuzzNew" \
-  "./buildnet FuzzParseFilter"; do
+  "./buildnet FuzzParseFilter" \
+  "./alert FuzzParseConfig"; do
   set -- $target
   go test -run '^$' -fuzz "^$2\$" -fuzztime 10s "$1"
 done
