@@ -23,7 +23,9 @@ for target in \
   "./cache FuzzDecodeManifest" \
   "./graph FuzzNew" \
   "./buildnet FuzzParseFilter" \
-  "./alert FuzzParseConfig"; do
+  "./alert FuzzParseConfig" \
+  "./cmd/buildnetd/internal/files FuzzClean" \
+  "./cmd/buildnetd/internal/auth FuzzIsKey"; do
   set -- $target
   go test -run '^$' -fuzz "^$2\$" -fuzztime 10s "$1"
 done
