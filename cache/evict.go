@@ -60,9 +60,12 @@ type counters struct {
 // Stats returns the size of the store, measured by scanning it, and the
 // cumulative counters.
 func (c *Cache) Stats(ctx context.Context) (Stats, error) {
-	if c.lock.isClosed() {
-		return Stats{}, errClosed
+	// The shared lock keeps a concurrent Clear or Evict from removing
+	// directories under the scan.
+	if err := c.lock.rlock(); err != nil {
+		return Stats{}, fmt.Errorf("cache stats: %w", err)
 	}
+	defer c.lock.runlock()
 	var s Stats
 	err := c.scan(ctx, actionsDir, func(_ string, fi fs.FileInfo) error {
 		s.Entries++
@@ -293,6 +296,9 @@ func (c *Cache) readManifest(p string) (*Manifest, error) {
 func (c *Cache) scan(ctx context.Context, sub string, fn func(p string, fi fs.FileInfo) error) error {
 	top := filepath.Join(c.dir, sub)
 	shards, err := os.ReadDir(top)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // cleared meanwhile: nothing to scan
+	}
 	if err != nil {
 		return err
 	}
