@@ -85,7 +85,8 @@ type Engine struct {
 
 	records      chan recordJob // build records, written in order by the recorder
 	recorderDone chan struct{}
-	remote       remoteState // the remote cache, made on first use (remote.go)
+	finished     atomic.Int64 // builds recorded, to pace pruning
+	remote       remoteState  // the remote cache, made on first use (remote.go)
 
 	ctx    context.Context // ends when the engine closes
 	cancel context.CancelCauseFunc

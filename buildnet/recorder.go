@@ -21,8 +21,13 @@ type recordJob struct {
 	done chan struct{} // closed after fn ran; nil when nobody waits
 }
 
+// recordQueue bounds the records waiting to be written. When builds end
+// faster than SQLite takes their records, builds wait here rather than
+// the backlog growing without bound.
+const recordQueue = 64
+
 func (e *Engine) startRecorder() {
-	e.records = make(chan recordJob, 4096)
+	e.records = make(chan recordJob, recordQueue)
 	e.recorderDone = make(chan struct{})
 	go func() {
 		defer close(e.recorderDone)
