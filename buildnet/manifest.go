@@ -266,7 +266,7 @@ func (e *Engine) Why(ctx context.Context, pkg, since string) (*Explanation, erro
 	}
 	oldRes, ok := findResult(old, pkg)
 	if !ok || oldRes.Digest.IsZero() {
-		return nil, fmt.Errorf("why %s --since %s: the package has no digest in that build", pkg, since)
+		return nil, fmt.Errorf("why %s --since %s: %w: the package has no digest in that build", pkg, since, ErrBuildNotFound)
 	}
 	ex.Since = since
 	ex.Reasons, err = e.Diff(ctx, oldRes.Digest.String(), ex.Digest)

@@ -89,7 +89,7 @@ func (e *Engine) Reload(ctx context.Context) (ConfigChange, error) {
 }
 
 func diffWorkspaces(old, cur *Workspace) ConfigChange {
-	var c ConfigChange
+	c := ConfigChange{Added: []string{}, Removed: []string{}, Changed: []string{}}
 	oldPkgs := map[string]Package{}
 	for _, p := range old.Packages {
 		oldPkgs[p.Name] = p

@@ -24,3 +24,6 @@ fi
 
 # The npm Turborepo remote cache server, for the remote cache tests.
 "$(dirname "$0")/setup-remote-cache.sh"
+
+# The turbo CLI, to test buildnetd as a Turborepo remote cache.
+"$(dirname "$0")/setup-turbo.sh"

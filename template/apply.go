@@ -349,7 +349,8 @@ func ApplyToWorkspace(ws *buildnet.Workspace, root string, t *Template, values m
 			rel := path.Clean(p.Path)
 			fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(rel)))
 			if err != nil || !fi.IsDir() {
-				return nil, fmt.Errorf("apply template %s: package %s: directory %s does not exist under the workspace root; create it first (mkdir -p %s)", t.Name, p.Name, rel, shellQuote(rel))
+				return nil, &buildnet.ConfigError{Msg: fmt.Sprintf(
+					"apply template %s: package %s: directory %s does not exist under the workspace root; create it first (mkdir -p %s)", t.Name, p.Name, rel, shellQuote(rel))}
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,6 +99,12 @@ func (l *limiters) bucketLocked(key string, role Role, now time.Time) *bucket {
 	b := l.m[key]
 	if b == nil || b.role != role {
 		lim := l.limits.of(role)
+		if strings.HasPrefix(key, cacheBucket) {
+			// A remote cache client asks once per package and task: its
+			// requests get a bucket of their own, cacheFactor times larger.
+			lim.Rate *= cacheFactor
+			lim.Burst *= cacheFactor
+		}
 		r, burst := rate.Limit(lim.Rate), lim.Burst
 		if lim.Rate <= 0 {
 			r = rate.Inf
@@ -111,6 +118,13 @@ func (l *limiters) bucketLocked(key string, role Role, now time.Time) *bucket {
 	b.used = now
 	return b
 }
+
+// cacheBucket prefixes the keys of remote cache requests' buckets, and
+// cacheFactor scales their limits.
+const (
+	cacheBucket = "cache:"
+	cacheFactor = 50
+)
 
 // allow takes a token from key's bucket. When there is none it returns
 // false and how long until there is.

@@ -644,7 +644,11 @@ func (s *Service) Wrap(perm Perm, action string, h http.Handler) http.Handler {
 			WriteError(w, s.deny(ctx, nil, r, auditAction, r.URL.Path, e, nil))
 			return
 		}
-		if ok, d := s.limits.allow("p:"+c.Actor(), c.Role); !ok {
+		bucket := "p:" + c.Actor()
+		if strings.HasPrefix(r.URL.Path, "/v8/") {
+			bucket = cacheBucket + c.Actor()
+		}
+		if ok, d := s.limits.allow(bucket, c.Role); !ok {
 			WriteError(w, s.deny(ctx, c, r, auditAction, r.URL.Path, rateLimited(d, c.Actor()), nil))
 			return
 		}

@@ -166,6 +166,7 @@ func usage(w io.Writer) {
 Usage:
   buildnetd start [--listen 127.0.0.1] [--port 9876] [--grace 30s] [--watch]
                   [--log-format text|json] [--log-level info]
+                  [--serve-cache [--serve-cache-max-size 10GB] [--serve-cache-max-artifact 512MB] [--serve-cache-max-age 0]]
   buildnetd build [--all | --package NAME ... | --filter F ... | --affected [--base REF] [--head REF]]
                   [--force] [--dry] [--summarize] [--verbose] [--json]
   buildnetd why PACKAGE [--since BUILD_ID] [--json]

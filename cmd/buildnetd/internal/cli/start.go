@@ -28,6 +28,7 @@ func cmdStart(ctx context.Context, args []string, env Env) error {
 		logFormat string
 		logLevel  string
 		watch     bool
+		serve     serveCacheFlags
 	)
 	defHost, defPort := "127.0.0.1", 9876
 	if h, p, err := net.SplitHostPort(env.getenv("BUILDNET_ADDR")); err == nil {
@@ -45,6 +46,7 @@ func cmdStart(ctx context.Context, args []string, env Env) error {
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&watch, "watch", false, "rebuild changed packages and their dependents as files change")
+	serve.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -75,6 +77,9 @@ func cmdStart(ctx context.Context, args []string, env Env) error {
 	if grace <= 0 {
 		return usageErr("start: --grace %s: want a positive duration", grace)
 	}
+	if err := serve.check(); err != nil {
+		return err
+	}
 	root, err := c.workspace(env)
 	if err != nil {
 		return err
@@ -101,7 +106,16 @@ func cmdStart(ctx context.Context, args []string, env Env) error {
 		e.Close()
 		return err
 	}
-	s := server.New(e, server.Options{Logger: logger, Version: Version, ShutdownGrace: grace, ListenAddr: bound, Alerts: obs.alerts})
+	store, closeStore, err := serve.open(ctx, e, logger)
+	if err != nil {
+		obs.stop()
+		ln.Close()
+		e.Close()
+		return err
+	}
+	defer closeStore()
+	s := server.New(e, server.Options{Logger: logger, Version: Version, ShutdownGrace: grace, ListenAddr: bound, Alerts: obs.alerts,
+		Artifacts: store})
 	logger.Info("buildnetd listening", "addr", bound, "url", "http://"+bound+"/", "workspace", e.Root(), "version", Version)
 	stopWatch := watchWorkspace(ctx, e, logger, watch)
 	serveErr := s.Serve(ctx, ln)

@@ -146,9 +146,9 @@ func TestPanelInBrowser(t *testing.T) {
 	tab.poll("the cache entries", `(() => { const t = document.querySelector('#cache-entries tbody').textContent; return t.includes('core') && t.includes('shared'); })()`, 10*time.Second)
 	tab.screenshot("cache.png")
 
-	// Config: the configuration, pretty-printed.
+	// Config: the configuration, in the editor (an admin key).
 	tab.do("open the Config tab", chromedp.Click(chromedp.CSS("#tab-config")))
-	tab.poll("the configuration", `document.getElementById('config-json').textContent.includes('sh build.sh core')`, 10*time.Second)
+	tab.poll("the configuration", `document.getElementById('config-editor').value.includes('sh build.sh core')`, 10*time.Second)
 	tab.screenshot("config.png")
 
 	// A second tab whose WebSocket cannot work falls back to SSE, and
@@ -221,12 +221,19 @@ func artifactDir(t *testing.T) string {
 }
 
 // startDaemon builds buildnetd, starts it on a generated workspace and a
-// free port, waits for /health and returns the base URL. The daemon is
-// stopped when the test ends.
+// free port, waits for /health and returns the base URL and the
+// workspace. The daemon is stopped when the test ends.
 func startDaemon(t *testing.T, artifacts string) (string, string) {
 	t.Helper()
+	base, ws, _ := startDaemonBin(t, artifacts)
+	return base, ws
+}
+
+// startDaemonBin is startDaemon that also returns the buildnetd binary.
+func startDaemonBin(t *testing.T, artifacts string) (base, ws, bin string) {
+	t.Helper()
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "buildnetd")
+	bin = filepath.Join(tmp, "buildnetd")
 	goCmd, err := exec.LookPath("go")
 	require.NoError(t, err, "the go command is needed to build buildnetd")
 	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -234,7 +241,7 @@ func startDaemon(t *testing.T, artifacts string) (string, string) {
 	out, err := exec.CommandContext(buildCtx, goCmd, "build", "-o", bin, "github.com/musclemap/buildnet/cmd/buildnetd").CombinedOutput()
 	require.NoError(t, err, "go build buildnetd:\n%s", out)
 
-	ws := writeWorkspace(t, filepath.Join(tmp, "ws"))
+	ws = writeWorkspace(t, filepath.Join(tmp, "ws"))
 	port := freePort(t)
 	logPath := filepath.Join(artifacts, "buildnetd.log")
 	logFile, err := os.Create(logPath)
@@ -260,7 +267,7 @@ func startDaemon(t *testing.T, artifacts string) (string, string) {
 		}
 	})
 
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		select {
@@ -272,7 +279,7 @@ func startDaemon(t *testing.T, artifacts string) (string, string) {
 		var health struct{ Status, Workspace string }
 		if err := getJSON(base+"/health", &health); err == nil {
 			require.Equal(t, "ok", health.Status)
-			return base, ws
+			return base, ws, bin
 		}
 		if time.Now().After(deadline) {
 			data, _ := os.ReadFile(logPath)
@@ -311,10 +318,37 @@ type browser struct {
 	base      string // the daemon: the only origin the panel may reach
 	first     *browserTab
 
-	// mu guards problems and warnings.
+	// mu guards problems, warnings and expected.
 	mu       sync.Mutex
 	problems []string
 	warnings []string
+	// expected are the failed requests a test provokes on purpose (an
+	// invalid configuration refused with 422, say): browser log errors
+	// whose text and URL contain both strings of one pair are not
+	// problems.
+	expected [][2]string
+}
+
+// expectHTTPError declares that requests to a URL containing path may fail
+// with the status: the browser logs them, but they are not errors of the
+// panel.
+func (b *browser) expectHTTPError(path string, status int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.expected = append(b.expected, [2]string{path, strconv.Itoa(status)})
+}
+
+// isExpected reports whether a browser log error is an expected failed
+// request.
+func (b *browser) isExpected(text, url string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.expected {
+		if strings.Contains(url, e[0]) && strings.Contains(text, e[1]) {
+			return true
+		}
+	}
+	return false
 }
 
 func newBrowser(ctx context.Context, t *testing.T, artifacts, base string) *browser {
@@ -382,7 +416,7 @@ func (b *browser) listen(name string) func(ev any) {
 				b.problem("[%s] request to %s, not to the daemon", name, u)
 			}
 		case *cdplog.EventEntryAdded:
-			if e := ev.Entry; e != nil && e.Level == cdplog.EntryLevelError {
+			if e := ev.Entry; e != nil && e.Level == cdplog.EntryLevelError && !b.isExpected(e.Text, e.URL) {
 				b.problem("[%s] browser log (%s): %s %s", name, e.Source, e.Text, e.URL)
 			}
 		}

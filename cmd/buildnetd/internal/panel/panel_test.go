@@ -32,6 +32,8 @@ var required = []string{
 	"js/status.js",
 	"js/store.js",
 	"js/util.js",
+	"js/jsonpos.js",
+	"js/why.js",
 	"js/views/overview.js",
 	"js/views/packages.js",
 	"js/views/builds.js",
@@ -39,6 +41,9 @@ var required = []string{
 	"js/views/activity.js",
 	"js/views/config.js",
 	"js/views/logs.js",
+	"js/views/files.js",
+	"js/views/audit.js",
+	"js/views/templates.js",
 	"vendor/README.md",
 	"vendor/cytoscape/cytoscape.esm.min.js",
 	"vendor/cytoscape/LICENSE",
@@ -227,6 +232,8 @@ func TestHandler(t *testing.T) {
 		{"/", "text/html", `<script type="module" src="js/app.js">`, http.StatusOK},
 		{"/js/app.js", "javascript", "import", http.StatusOK},
 		{"/js/views/packages.js", "javascript", "cytoscape", http.StatusOK},
+		{"/js/why.js", "javascript", "export function reasonText", http.StatusOK},
+		{"/js/views/config.js", "javascript", "PUT /config", http.StatusOK},
 		{"/vendor/cytoscape/cytoscape.esm.min.js", "javascript", "export{", http.StatusOK},
 		{"/css/panel.css", "text/css", "--bg", http.StatusOK},
 		{"/favicon.svg", "image/svg+xml", "<svg", http.StatusOK},
@@ -267,6 +274,34 @@ func TestNoInlineScript(t *testing.T) {
 		names = append(names, m[1])
 	}
 	assert.True(t, slices.Equal(names, []string{"overview", "packages", "builds", "cache", "activity", "config", "logs", "files", "audit"}), "tabs: %v", names)
+}
+
+// TestNoDynamicCode keeps the panel's own modules free of code built from
+// strings (eval, new Function, string timers) and of inline handlers or
+// javascript: URLs in HTML they generate, so that script-src 'self' holds
+// for everything the panel renders too.
+func TestNoDynamicCode(t *testing.T) {
+	fsys := panel.FS()
+	bad := regexp.MustCompile(`\beval\s*\(|\bnew\s+Function\b|set(?:Timeout|Interval)\(\s*['"` + "`" + `]|\son[a-z]+\s*=\s*\\?["']|javascript:`)
+	var checked int
+	err := fs.WalkDir(fsys, "js", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path.Ext(name) != ".js" {
+			return err
+		}
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		checked++
+		for i, line := range strings.Split(string(data), "\n") {
+			assert.NotRegexp(t, bad, line, "%s:%d", name, i+1)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, checked, len(required)-8, "the walk found the modules")
+	assert.Regexp(t, bad, `el.innerHTML = '<b onclick="x()">'`, "the check catches an inline handler")
+	assert.Regexp(t, bad, `setTimeout('go()', 10)`, "the check catches a string timer")
 }
 
 func ExampleHandler() {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/artifacts"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/auth"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/files"
 	"github.com/musclemap/buildnet/state"
@@ -125,10 +126,21 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", o)
 	h.Add("Vary", "Origin")
-	h.Set("Access-Control-Expose-Headers", auth.SessionHeader+", Retry-After")
+	// The remote cache has headers of its own.
+	artifact := strings.HasPrefix(r.URL.Path, "/v8/artifacts")
+	if artifact {
+		h.Set("Access-Control-Expose-Headers", auth.SessionHeader+", Retry-After, "+artifacts.ExposedHeaders)
+	} else {
+		h.Set("Access-Control-Expose-Headers", auth.SessionHeader+", Retry-After")
+	}
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
-		h.Set("Access-Control-Allow-Headers", corsHeaders)
+		if artifact {
+			h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT")
+			h.Set("Access-Control-Allow-Headers", corsHeaders+", "+artifacts.CORSHeaders)
+		} else {
+			h.Set("Access-Control-Allow-Headers", corsHeaders)
+		}
 		h.Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)
 		return true

@@ -2,7 +2,9 @@ package server
 
 import (
 	"errors"
+	"io"
 	"net/http"
+	"strings"
 
 	"github.com/musclemap/buildnet/buildnet"
 	"github.com/musclemap/buildnet/template"
@@ -63,14 +65,23 @@ func (s *Server) affected(w http.ResponseWriter, r *http.Request) error {
 // putConfig replaces the configuration: validated first, then saved to
 // .buildnet/config.json and applied without a restart.
 func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) error {
-	var ws buildnet.Workspace
-	if err := decodeBody(r, &ws); err != nil {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err // too large: the body limit answers 413
+	}
+	// The same strict parser as the file: unknown fields are refused, and
+	// errors point at a line and column of what was sent.
+	ws, err := buildnet.ParseWorkspace(data, s.e.Root(), "request body")
+	if ce, ok := errors.AsType[*buildnet.ConfigError](err); ok && strings.HasPrefix(ce.Msg, "malformed JSON") {
+		return errorf(http.StatusBadRequest, codeInvalidJSON, "%s", err)
+	}
+	if err != nil {
 		return err
 	}
-	if err := buildnet.SaveWorkspace(s.e.Root(), &ws); err != nil {
+	if err := buildnet.SaveWorkspace(s.e.Root(), ws); err != nil {
 		return err
 	}
-	change, err := s.e.SetWorkspace(&ws)
+	change, err := s.e.SetWorkspace(ws)
 	if err != nil {
 		return err
 	}
@@ -115,7 +126,7 @@ func (s *Server) applyTemplate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.log.Info("template applied", "template", t.Name, "added", change.Added, "remote", r.RemoteAddr)
-	return writeJSON(w, http.StatusOK, map[string]any{"template": t.Name, "change": change})
+	return writeJSON(w, http.StatusOK, map[string]any{"template": t.Name, "packages": change.Added, "change": change})
 }
 
 // explainError maps the errors of these handlers; toAPIError calls it.

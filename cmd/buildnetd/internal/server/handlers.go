@@ -14,6 +14,7 @@ import (
 
 	"github.com/musclemap/buildnet/buildnet"
 	"github.com/musclemap/buildnet/cache"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/artifacts"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/auth"
 	"github.com/musclemap/buildnet/state"
 )
@@ -462,12 +463,26 @@ func (s *Server) cancelBuild(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "cancelling"})
 }
 
+// cacheStatsBody is GET /cache/stats: the local cache's statistics, the
+// engine's remote cache client's under "remote", and the remote cache the
+// daemon serves, if any, under "artifacts".
+type cacheStatsBody struct {
+	cache.Stats
+	Remote    buildnet.RemoteStats `json:"remote"`
+	Artifacts *artifacts.Stats     `json:"artifacts,omitempty"`
+}
+
 func (s *Server) cacheStats(w http.ResponseWriter, r *http.Request) error {
 	cs, err := s.e.CacheStats(r.Context())
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, cs)
+	body := cacheStatsBody{Stats: cs, Remote: s.e.RemoteStats()}
+	if a := s.opts.Artifacts; a != nil {
+		st := a.Stats()
+		body.Artifacts = &st
+	}
+	return writeJSON(w, http.StatusOK, body)
 }
 
 // cacheEntry is one item of GET /cache/entries.

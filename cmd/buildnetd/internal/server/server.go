@@ -14,6 +14,7 @@ import (
 
 	"github.com/musclemap/buildnet/alert"
 	"github.com/musclemap/buildnet/buildnet"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/artifacts"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/auth"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/files"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/panel"
@@ -75,6 +76,11 @@ type Options struct {
 	// Files is the file browser of /files; nil means one on the engine's
 	// workspace.
 	Files *files.Browser
+	// Artifacts is the remote cache served under /v8/artifacts (the
+	// Turborepo protocol): reading needs the read role, uploading the
+	// build role. nil serves none: those paths then answer that remote
+	// caching is disabled. The caller opens and closes it.
+	Artifacts *artifacts.Store
 }
 
 // Server serves the HTTP API of one engine. It is an [http.Handler] and
@@ -156,6 +162,7 @@ const (
 	actionBuildCancel  = "build.cancel"
 	actionCacheClear   = "cache.clear"
 	actionConfigChange = "config.change"
+	actionArtifactPut  = "artifact.put"
 )
 
 // routes registers every endpoint with the permission it needs: the one
@@ -192,6 +199,7 @@ func (s *Server) routes() {
 	route("GET /alerts", auth.PermRead, "", s.api(s.listAlerts))
 	route("GET /events", auth.PermRead, "", s.stream(s.events))
 	route("GET /ws", auth.PermRead, "", s.stream(s.websocket))
+	s.artifactRoutes(m, route)
 	reg := func(pattern string, stream bool, h http.Handler) {
 		if s.auth == nil {
 			h = s.guard(auth.PermRead, "", h) // refuses: no auth service
@@ -210,6 +218,28 @@ func (s *Server) routes() {
 	m.Handle("GET /", s.bounded(s.opts.Panel))
 	m.Handle("/", s.api(s.noRoute))
 	s.mux = m
+}
+
+// artifactRoutes registers the remote cache's endpoints. Downloads and
+// uploads set their own, longer, deadlines.
+func (s *Server) artifactRoutes(m *http.ServeMux, route func(string, auth.Perm, string, http.Handler)) {
+	// turbo's --preflight carries no Origin: the artifacts package answers
+	// it, without credentials. Browsers from allowed origins are answered
+	// by cors first.
+	m.HandleFunc("OPTIONS /v8/artifacts", artifacts.ServePreflight)
+	m.HandleFunc("OPTIONS /v8/artifacts/", artifacts.ServePreflight)
+	a := s.opts.Artifacts
+	if a == nil {
+		for _, p := range []string{"GET /v8/artifacts/", "PUT /v8/artifacts/", "POST /v8/artifacts/", "POST /v8/artifacts"} {
+			route(p, auth.PermRead, "", s.bounded(http.HandlerFunc(artifacts.Disabled)))
+		}
+		return
+	}
+	route("GET /v8/artifacts/status", auth.PermRead, "", s.bounded(http.HandlerFunc(a.ServeStatus)))
+	route("GET /v8/artifacts/{hash}", auth.PermRead, "", s.bounded(http.HandlerFunc(a.ServeArtifact))) // HEAD too
+	m.Handle("PUT /v8/artifacts/{hash}", a.CountDenied(s.guard(auth.PermBuild, actionArtifactPut, http.HandlerFunc(a.ServeArtifact))))
+	route("POST /v8/artifacts/events", auth.PermRead, "", s.bounded(http.HandlerFunc(a.ServeEvents)))
+	route("POST /v8/artifacts", auth.PermRead, "", s.bounded(http.HandlerFunc(a.ServeQuery)))
 }
 
 // setListenAddr turns the Host check on when addr is on loopback.
@@ -268,7 +298,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sw.Header().Set("X-Content-Type-Options", "nosniff")
-	r.Body = http.MaxBytesReader(sw, r.Body, s.opts.MaxBodyBytes)
+	limit := s.opts.MaxBodyBytes
+	if a := s.opts.Artifacts; a != nil && r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/v8/artifacts/") {
+		limit = a.MaxArtifactSize() + 1 // the store answers 413 beyond its limit
+	}
+	r.Body = http.MaxBytesReader(sw, r.Body, limit)
 	s.mux.ServeHTTP(sw, r)
 }
 

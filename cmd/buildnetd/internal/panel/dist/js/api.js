@@ -64,9 +64,14 @@ async function refresh() {
 }
 
 // request calls the API and returns the decoded JSON (or text for text/*).
-export async function request(method, path, { query, body, signal, retried = false } = {}) {
+// body is sent as JSON; rawBody, a string already in JSON, is sent as it
+// is (so that the server's error positions refer to the user's text).
+export async function request(method, path, { query, body, rawBody, signal, retried = false } = {}) {
   const init = { method, headers: { Accept: 'application/json' }, signal, credentials: 'same-origin' };
-  if (body !== undefined) {
+  if (rawBody !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = rawBody;
+  } else if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
@@ -81,7 +86,7 @@ export async function request(method, path, { query, body, signal, retried = fal
   }
   const type = res.headers.get('Content-Type') || '';
   if (res.status === 401 && !path.startsWith('/auth/')) {
-    if (!retried && await refresh()) return request(method, path, { query, body, signal, retried: true });
+    if (!retried && await refresh()) return request(method, path, { query, body, rawBody, signal, retried: true });
     auth.set(null);
     auth.onExpired();
   }
@@ -127,6 +132,12 @@ export const api = {
   status: () => get('/status'),
   graph: () => get('/graph'),
   config: () => get('/config'),
+  // putConfig sends the editor's text (valid JSON) as the new configuration.
+  putConfig: (text) => request('PUT', '/config', { rawBody: text }),
+  templates: () => get('/templates'),
+  applyTemplate: (name, values) => post(`/templates/${encodeURIComponent(name)}/apply`, { values }),
+  why: (pkg, since) => get(`/why/${encodeURIComponent(pkg)}`, { since }),
+  inputDiff: (a, b) => get('/diff', { a, b }),
   builds: (q, opts) => get('/builds', q, opts),
   build: (id) => get(`/builds/${encodeURIComponent(id)}`),
   buildLog: (id, pkg) => get(`/builds/${encodeURIComponent(id)}/log`, { package: pkg }),

@@ -42,6 +42,8 @@ function selectTab(name, { focus = false, updateHash = true } = {}) {
 }
 ctx.selectTab = selectTab;
 ctx.openBuild = (id) => { selectTab('builds'); views.builds.open(id); };
+// openWhy shows why a package got its tier in its last build.
+ctx.openWhy = (pkg) => { selectTab('builds'); return views.builds.why(pkg); };
 
 function setupTabs() {
   const list = document.querySelector('[role="tablist"]');

@@ -4,6 +4,7 @@
 export const EVENT_TYPES = [
   'build:queued', 'build:start', 'package:start', 'package:output',
   'package:complete', 'build:complete', 'cache:cleared', 'config:reloaded',
+  'config:rejected',
 ];
 
 // Live keeps one connection open, reconnecting with back-off.

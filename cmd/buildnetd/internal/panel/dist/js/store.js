@@ -6,7 +6,8 @@
 //   event     every live event (the Logs tab)
 //   builds    a build finished: history should be reloaded
 //   cache     the cache changed
-//   config    the configuration was reloaded
+//   config    the configuration was reloaded (the config:reloaded event)
+//   configRejected  a configuration change was refused (config:rejected)
 import { api, reportError } from './api.js';
 import { displayStatus } from './status.js';
 import { debounce } from './util.js';
@@ -74,6 +75,12 @@ export class Store {
       this.graph = null;
     }
     return this.graph;
+  }
+
+  // reloadPackages loads the graph and the status again, after the
+  // configuration changed.
+  reloadPackages() {
+    return this.loadGraph().then(() => this.refresh()).catch(() => {});
   }
 
   applyStatus(st) {
@@ -166,8 +173,11 @@ export class Store {
         this.refreshSoon();
         break;
       case 'config:reloaded':
-        this.emit('config');
-        this.loadGraph().then(() => this.refresh()).catch(() => {});
+        this.emit('config', ev);
+        this.reloadPackages();
+        break;
+      case 'config:rejected':
+        this.emit('configRejected', ev);
         break;
       default:
         break;

@@ -1,10 +1,12 @@
 // Builds: the history with filters, search and paging; a build's per-package
-// tiers and durations; a chart of build times.
+// tiers, durations and reasons; the Why view of a package in a build; a
+// chart of build times.
 import { reportError } from '../api.js';
 import { ansiToHtml } from '../ansi.js';
 import { barChart } from '../charts.js';
 import { displayStatus, STATUS_COLORS, TIERS, tierLabel } from '../status.js';
 import { debounce, fmtAgo, fmtMs, fmtTime, h, render, shortId, toast } from '../util.js';
+import { createWhy, parseReasons, reasonSummary } from '../why.js';
 
 const PAGE = 50;
 const BUILD_STATUSES = ['running', 'success', 'failed', 'cancelled', 'interrupted', 'queued'];
@@ -32,6 +34,7 @@ export function createBuilds(root, { store, api }) {
   const more = h('button', { type: 'button', class: 'btn', id: 'builds-more' }, 'Load more');
   const info = h('span', { class: 'muted small' });
   const detail = h('div', { class: 'card detail', id: 'build-detail', hidden: true, 'aria-live': 'polite' });
+  const why = createWhy({ api, onOpenBuild: (id) => openBuild(id, { keepWhy: true }) });
 
   root.append(
     h('div', { class: 'card' },
@@ -51,7 +54,8 @@ export function createBuilds(root, { store, api }) {
             h('th', { scope: 'col' }, 'Requester'), h('th', { scope: 'col' }, 'Started'), h('th', { scope: 'col', class: 'num' }, 'Duration'))),
           tbody)),
       h('div', { class: 'row', style: { marginTop: '10px' } }, more)),
-    detail);
+    detail,
+    why.el);
 
   let builds = [];
   let next = '';
@@ -132,7 +136,8 @@ export function createBuilds(root, { store, api }) {
     })), { yFormat: fmtMs, onClick: (b) => openBuild(b.id), empty: 'No finished builds yet' });
   }
 
-  async function openBuild(id) {
+  async function openBuild(id, { keepWhy = false } = {}) {
+    if (!keepWhy && why.model && why.model.build_id !== id) why.close();
     selected = id;
     for (const tr of tbody.querySelectorAll('tr[data-build]')) tr.classList.toggle('selected', tr.dataset.build === id);
     detail.hidden = false;
@@ -141,10 +146,33 @@ export function createBuilds(root, { store, api }) {
       const b = await api.build(id);
       if (selected !== id) return;
       renderDetail(b);
-      detail.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+      if (!keepWhy) detail.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+      return b;
     } catch (err) {
       reportError(err, `build ${shortId(id)}`);
       render(detail, h('p', { class: 'empty' }, 'Could not load this build.'));
+      return null;
+    }
+  }
+
+  // openWhy shows why p (a package result of build b) got its tier, with
+  // the reasons recorded in that build.
+  function openWhy(b, p) {
+    why.show({
+      package: p.name, build_id: b.id, tier: p.tier, status: p.status, digest: p.digest,
+      reasons: parseReasons(p.reasons || p.reason), error: p.error,
+    });
+  }
+
+  // whyOf opens the package's last build and its Why view (from the
+  // Packages tab): GET /why/{package}.
+  async function whyOf(pkg) {
+    try {
+      const ex = await api.why(pkg);
+      await openBuild(ex.build_id, { keepWhy: true });
+      why.show({ ...ex, latest: true });
+    } catch (err) {
+      reportError(err, `why ${pkg}`);
     }
   }
 
@@ -188,6 +216,7 @@ export function createBuilds(root, { store, api }) {
           h('th', { scope: 'col' }, 'Duration'), h('th', { scope: 'col' }, 'Reason / error'), h('th', { scope: 'col' }, ''))),
         h('tbody', {}, pkgs.length ? pkgs.map((p) => {
           const st = displayStatus(p.status, p.tier);
+          const summary = reasonSummary(p.reasons || p.reason);
           return h('tr', { dataset: { pkg: p.name } },
             h('td', { class: 'mono' }, p.name),
             h('td', {}, h('span', { class: `badge badge-${p.status}` }, p.status)),
@@ -195,19 +224,15 @@ export function createBuilds(root, { store, api }) {
             h('td', {}, h('div', { class: 'bar-cell' },
               h('div', { class: 'bar', style: { width: `${Math.round((120 * (p.duration_ms || 0)) / maxMs)}px`, background: STATUS_COLORS[st] } }),
               h('span', { class: 'small nowrap' }, fmtMs(p.duration_ms)))),
-            h('td', { class: p.error ? 'error-text' : 'muted small' }, p.error || reasonText(p.reason || p.reasons)),
-            h('td', {}, h('button', { type: 'button', class: 'btn btn-sm', onclick: () => showLog(p.name), 'aria-label': `Show the log of ${p.name}` }, 'Log')));
+            h('td', { class: 'reason-cell' },
+              p.error ? h('div', { class: 'error-text' }, p.error) : null,
+              summary ? h('button', { type: 'button', class: 'link why-link small', title: 'Why? Show every reason', onclick: () => openWhy(b, p) }, summary) : (p.error ? null : h('span', { class: 'muted' }, '–'))),
+            h('td', { class: 'nowrap' },
+              h('button', { type: 'button', class: 'btn btn-sm why-open', onclick: () => openWhy(b, p), 'aria-label': `Why ${p.name} got its tier` }, 'Why'),
+              ' ',
+              h('button', { type: 'button', class: 'btn btn-sm', onclick: () => showLog(p.name), 'aria-label': `Show the log of ${p.name}` }, 'Log')));
         }) : h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No package finished yet.'))))),
       logBox);
-  }
-
-  // reasonText renders a tier reason: a Reason object, a list of them, or
-  // either one as stored JSON text, or a bare kind.
-  function reasonText(r) {
-    if (!r) return '';
-    if (Array.isArray(r)) return r.map(reasonText).filter(Boolean).join('; ');
-    if (typeof r === 'object') return [r.kind && r.kind.replace(/_/g, ' '), r.source, r.dependency, r.message].filter(Boolean).join(' · ');
-    try { return reasonText(JSON.parse(r)); } catch { return String(r).replace(/_/g, ' '); }
   }
 
   function refreshPackages() {
@@ -228,7 +253,7 @@ export function createBuilds(root, { store, api }) {
   store.on('packages', ({ structural }) => { if (structural) refreshPackages(); });
   store.on('builds', (ev) => {
     if (visible) load(false); else stale = true;
-    if (selected && ev && ev.build_id === selected) openBuild(selected);
+    if (selected && ev && ev.build_id === selected) openBuild(selected, { keepWhy: true });
   });
   store.on('active', () => {
     // a new build appears in the history as running
@@ -246,5 +271,6 @@ export function createBuilds(root, { store, api }) {
     },
     hide() { visible = false; },
     open: openBuild,
+    why: whyOf,
   };
 }

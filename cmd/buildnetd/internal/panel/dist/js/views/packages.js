@@ -1,6 +1,8 @@
 // Packages: one card per package and the interactive dependency graph
 // (cytoscape). A node's colour is its last status/tier; clicking a node
-// builds that package; nodes can be dragged; the graph exports to SVG and PNG.
+// builds that package, right-clicking it (or a card's Why button) shows why
+// it got its tier in its last build; nodes can be dragged; the graph
+// exports to SVG and PNG.
 import cytoscape from '../../vendor/cytoscape/cytoscape.esm.min.js';
 import { reportError } from '../api.js';
 import { STATUS_COLORS, STATUS_LABELS, tierLabel } from '../status.js';
@@ -108,7 +110,7 @@ const STYLE = [
   { selector: 'edge.dim', style: { opacity: 0.15 } },
 ];
 
-export function createPackages(root, { store, api }) {
+export function createPackages(root, { store, api, openWhy }) {
   const container = h('div', { class: 'graph', id: 'graph', role: 'img', 'aria-label': 'Package dependency graph: click a package to build it' });
   const search = h('input', { type: 'search', placeholder: 'Filter packages…', 'aria-label': 'Filter packages', id: 'pkg-filter' });
   const cards = h('div', { class: 'pkg-cards', id: 'pkg-cards' });
@@ -117,7 +119,7 @@ export function createPackages(root, { store, api }) {
   const toolbar = h('div', { class: 'graph-toolbar' },
     h('h2', { style: { margin: 0 } }, 'Dependency graph'), count,
     h('span', { class: 'spacer' }),
-    h('span', { class: 'muted small' }, 'click a package to build it · drag to move'),
+    h('span', { class: 'muted small' }, 'click a package to build it · right-click: why · drag to move'),
     btn('Fit', () => cy && cy.animate({ fit: { padding: 40 } }, { duration: 250 }), { title: 'Fit the graph in view' }),
     btn('Re-layout', () => relayout(true), { title: 'Put the packages back in dependency order' }),
     btn('Export SVG', () => exportSVG(), { id: 'export-svg' }),
@@ -184,7 +186,7 @@ export function createPackages(root, { store, api }) {
     const parts = [`${name}: ${STATUS_LABELS[st]}`];
     if (p.last_tier) parts.push(`tier ${tierLabel(p.last_tier)}`);
     if (p.last_duration_ms !== undefined && p.last_status) parts.push(fmtMs(p.last_duration_ms));
-    return `${parts.join(' · ')}\nclick to build`;
+    return `${parts.join(' · ')}\nclick to build · right-click for why`;
   }
 
   function init() {
@@ -199,6 +201,11 @@ export function createPackages(root, { store, api }) {
       autoungrabify: false,
     });
     cy.on('tap', 'node', (e) => buildPackage(e.target.id()));
+    container.addEventListener('contextmenu', (e) => e.preventDefault());
+    cy.on('cxttap', 'node', (e) => {
+      const name = e.target.id();
+      if (store.packages.get(name)?.last_status && openWhy) openWhy(name);
+    });
     cy.on('mouseover', 'node', (e) => { highlight(e.target, true); container.style.cursor = 'pointer'; });
     cy.on('mouseout', 'node', (e) => { highlight(e.target, false); container.style.cursor = ''; });
     cy.on('grab', 'node', () => { container.style.cursor = 'grabbing'; });
@@ -258,7 +265,11 @@ export function createPackages(root, { store, api }) {
         : h('div', { class: 'meta' }, 'never built'),
       h('div', { class: 'actions' },
         h('button', { type: 'button', class: 'btn btn-sm btn-primary', 'data-need': 'build', onclick: () => buildPackage(p.name), 'aria-label': `Build ${p.name}` }, 'Build'),
-        h('button', { type: 'button', class: 'btn btn-sm', 'data-need': 'build', onclick: () => buildPackage(p.name, true), 'aria-label': `Force build ${p.name}` }, 'Force')));
+        h('button', { type: 'button', class: 'btn btn-sm', 'data-need': 'build', onclick: () => buildPackage(p.name, true), 'aria-label': `Force build ${p.name}` }, 'Force'),
+        h('button', {
+          type: 'button', class: 'btn btn-sm pkg-why', disabled: !p.last_status || !openWhy, onclick: () => openWhy(p.name),
+          'aria-label': `Why ${p.name} got its tier in its last build`, title: p.last_status ? 'Why: the reasons of its last build' : 'never built',
+        }, 'Why')));
   }
 
   function renderCards() {
