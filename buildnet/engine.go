@@ -86,7 +86,13 @@ type Engine struct {
 	records      chan recordJob // build records, written in order by the recorder
 	recorderDone chan struct{}
 	finished     atomic.Int64 // builds recorded, to pace pruning
-	remote       remoteState  // the remote cache, made on first use (remote.go)
+
+	// pendMu guards the package states and manifests waiting for the
+	// recorder (see persistLater).
+	pendMu        sync.Mutex
+	pendStates    []state.PackageState
+	pendManifests []state.ManifestRecord
+	remote        remoteState // the remote cache, made on first use (remote.go)
 
 	ctx    context.Context // ends when the engine closes
 	cancel context.CancelCauseFunc

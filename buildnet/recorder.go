@@ -65,6 +65,38 @@ func (e *Engine) Flush(ctx context.Context) error {
 	}
 }
 
+// persistLater queues a package's new state and manifest. They are
+// remembered in memory at once (later builds decide from them) and written
+// in batches: one transaction for all the packages that finished while
+// the recorder was busy, instead of two per package.
+func (e *Engine) persistLater(st state.PackageState, m *state.ManifestRecord) {
+	e.remember(st)
+	e.pendMu.Lock()
+	queued := len(e.pendStates) > 0
+	e.pendStates = append(e.pendStates, st)
+	if m != nil {
+		e.pendManifests = append(e.pendManifests, *m)
+	}
+	e.pendMu.Unlock()
+	if !queued {
+		e.record(e.writePending)
+	}
+}
+
+// writePending writes every state and manifest queued so far.
+func (e *Engine) writePending(ctx context.Context) {
+	e.pendMu.Lock()
+	states, manifests := e.pendStates, e.pendManifests
+	e.pendStates, e.pendManifests = nil, nil
+	e.pendMu.Unlock()
+	if err := e.store.PutPackageStates(ctx, states); err != nil {
+		e.log.Error("record package state", "packages", len(states), "err", err)
+	}
+	if err := e.store.PutManifests(ctx, manifests); err != nil {
+		e.log.Error("record input manifests", "manifests", len(manifests), "err", err)
+	}
+}
+
 // stopRecorder drains the queue; no record may be queued afterwards.
 func (e *Engine) stopRecorder() {
 	close(e.records)
@@ -140,6 +172,10 @@ func (s flushingStore) PruneBuilds(ctx context.Context, keep int) (int, error) {
 
 func (s flushingStore) PutManifest(ctx context.Context, pkg string, digest hash.Digest, data []byte) error {
 	return s.inner.PutManifest(ctx, pkg, digest, data)
+}
+
+func (s flushingStore) PutManifests(ctx context.Context, ms []state.ManifestRecord) error {
+	return s.inner.PutManifests(ctx, ms)
 }
 
 func (s flushingStore) Manifest(ctx context.Context, digest hash.Digest) (string, []byte, error) {

@@ -858,22 +858,13 @@ func (j *execJob) persist(outputs []hash.File) {
 	snap.outputs = outputs
 	st := state.PackageState{Name: j.p.Name, Digest: j.digest, Snapshot: snap.encode(), UpdatedAt: time.Now()}
 	j.final = &cleanEntry{st: st, snap: &snap}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), 30*time.Second)
-	defer cancel()
-	if err := e.store.PutPackageStates(ctx, []state.PackageState{st}); err != nil {
-		e.log.Error("record package state", "pkg", j.p.Name, "err", err)
-		return
-	}
-	e.remember(st)
+	var rec *state.ManifestRecord
 	if j.manifest != nil {
-		data, err := json.Marshal(j.manifest)
-		if err == nil {
-			err = e.store.PutManifest(ctx, j.p.Name, j.digest, data)
-		}
-		if err != nil {
-			e.log.Error("record input manifest", "pkg", j.p.Name, "err", err)
+		if data, err := json.Marshal(j.manifest); err == nil {
+			rec = &state.ManifestRecord{Package: j.p.Name, Digest: j.digest, Data: data}
 		}
 	}
+	e.persistLater(st, rec)
 }
 
 // runCommands runs the pre-build hook, the build command and the

@@ -27,6 +27,45 @@ func (db *DB) PutManifest(ctx context.Context, pkg string, digest hash.Digest, d
 	return nil
 }
 
+// ManifestRecord is one manifest for [DB.PutManifests].
+type ManifestRecord struct {
+	Package string
+	Digest  hash.Digest
+	Data    []byte
+}
+
+// PutManifests stores several manifests in one transaction, as
+// PutManifest would one by one.
+func (db *DB) PutManifests(ctx context.Context, ms []ManifestRecord) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	for _, m := range ms {
+		if m.Digest.IsZero() || m.Package == "" {
+			return fmt.Errorf("put manifests: empty digest or package: %w", ErrInvalid)
+		}
+	}
+	now := nanos(db.now())
+	err := db.update(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO manifests (digest, package, created_at, data) VALUES (?, ?, ?, ?)
+			ON CONFLICT (digest) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, m := range ms {
+			if _, err := stmt.ExecContext(ctx, m.Digest[:], m.Package, now, m.Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("put %d manifests: %w", len(ms), err)
+	}
+	return nil
+}
+
 // Manifest returns the manifest stored for digest and its package.
 func (db *DB) Manifest(ctx context.Context, digest hash.Digest) (string, []byte, error) {
 	if db.closed.Load() {

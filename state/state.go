@@ -164,6 +164,8 @@ type Store interface {
 	// PutManifest stores the input manifest behind a package's digest;
 	// storing the same digest again is a no-op.
 	PutManifest(ctx context.Context, pkg string, digest hash.Digest, data []byte) error
+	// PutManifests stores several manifests in one transaction.
+	PutManifests(ctx context.Context, ms []ManifestRecord) error
 	// Manifest returns the manifest stored for digest, or ErrNotFound.
 	Manifest(ctx context.Context, digest hash.Digest) (pkg string, data []byte, err error)
 	// PruneManifests keeps the newest keep manifests of each package.

@@ -26,7 +26,7 @@ import (
 
 // oneShotMemoryLimit bounds the heap of a one-shot command, which runs
 // without the garbage collector until it reaches it.
-const oneShotMemoryLimit = 96 << 20
+const oneShotMemoryLimit = 40 << 20
 
 func main() {
 	tuneGC(os.Args[1:])
