@@ -24,12 +24,16 @@ import (
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/cli"
 )
 
-// oneShotMemoryLimit bounds the heap of a one-shot command, which runs
-// without the garbage collector until it reaches it.
-const oneShotMemoryLimit = 40 << 20
+// A one-shot command runs without the garbage collector until its memory
+// reaches a limit: oneShotMemoryBase, plus oneShotMemoryPerPackage for
+// each package of the workspace it opens (what a build of it allocates).
+const (
+	oneShotMemoryBase       = 40 << 20
+	oneShotMemoryPerPackage = 100 << 10
+)
 
 func main() {
-	tuneGC(os.Args[1:])
+	oneShot := tuneGC(os.Args[1:])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// The first signal asks for a graceful stop; a second one kills.
 	context.AfterFunc(ctx, stop)
@@ -38,6 +42,11 @@ func main() {
 		Stdout: os.Stdout,
 		Stderr: os.Stderr,
 		Getenv: os.Getenv,
+		SizeMemory: func(packages int) {
+			if oneShot {
+				debug.SetMemoryLimit(oneShotMemoryBase + int64(packages)*oneShotMemoryPerPackage)
+			}
+		},
 	})
 	stop()
 	os.Exit(code)
@@ -46,12 +55,14 @@ func main() {
 // tuneGC turns the garbage collector off for one-shot commands, up to a
 // memory limit: a no-op build allocates a few tens of megabytes and exits,
 // and collecting them would cost more than the build's own work. The
-// daemon, which runs for days, keeps the default. GOGC or GOMEMLIMIT in
+// daemon and watch, which run for days, keep the default. GOGC or GOMEMLIMIT in
 // the environment take precedence.
-func tuneGC(args []string) {
-	if len(args) > 0 && args[0] == "start" || os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
-		return
+func tuneGC(args []string) bool {
+	longRunning := len(args) > 0 && (args[0] == "start" || args[0] == "watch")
+	if longRunning || os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return false
 	}
 	debug.SetGCPercent(-1)
-	debug.SetMemoryLimit(oneShotMemoryLimit)
+	debug.SetMemoryLimit(oneShotMemoryBase)
+	return true
 }

@@ -30,6 +30,10 @@ type Env struct {
 	Getenv func(string) string
 	// Dir is the working directory; "" means the process's.
 	Dir string
+	// SizeMemory, when set, is told how many packages the workspace an
+	// in-process command opened has, so a one-shot process can size its
+	// memory limit to it.
+	SizeMemory func(packages int)
 }
 
 func (e Env) getenv(k string) string {
@@ -285,6 +289,9 @@ func (c *common) connect(ctx context.Context, env Env) (string, *client, *buildn
 	}
 	// A one-shot process does not write down builds that did nothing.
 	e, err := buildnet.Open(ctx, buildnet.Config{Root: root, DiscardNoops: true})
+	if err == nil && env.SizeMemory != nil {
+		env.SizeMemory(len(e.Workspace().Packages))
+	}
 	if err != nil {
 		return "", nil, nil, err
 	}
