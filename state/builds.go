@@ -20,7 +20,7 @@ const (
 
 // buildColumns are the columns scanBuild reads, in order.
 const buildColumns = `b.id, b.status, b.requester, b.priority, b.targets, b.forced,
-	b.created_at, b.started_at, b.finished_at, b.duration_ms, b.error`
+	b.created_at, b.started_at, b.finished_at, b.duration_ms, b.error, b.skips`
 
 // resultColumns are the columns scanResult reads after build_id, in order.
 const resultColumns = `package, tier, status, digest, duration_ms, error, reason, cache_source, started_at, saved_ms`
@@ -173,12 +173,18 @@ func (db *DB) FinishBuild(ctx context.Context, id, status, errMsg string, at tim
 			from = created
 		}
 		duration := max(0, (end-from)/int64(time.Millisecond))
-		if err := putResults(ctx, tx, id, results); err != nil {
+		var skips []byte
+		if allSkipped(status, results) {
+			var err error
+			if skips, err = json.Marshal(results); err != nil {
+				return err
+			}
+		} else if err := putResults(ctx, tx, id, results); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx,
-			`UPDATE builds SET status = ?, error = ?, finished_at = ?, duration_ms = ? WHERE id = ?`,
-			status, errMsg, end, duration, id); err != nil {
+			`UPDATE builds SET status = ?, error = ?, finished_at = ?, duration_ms = ?, skips = ? WHERE id = ?`,
+			status, errMsg, end, duration, skips, id); err != nil {
 			return err
 		}
 		return db.touch(ctx, tx, now)
@@ -291,6 +297,9 @@ func (db *DB) Builds(ctx context.Context, q Query) ([]Build, string, error) {
 	}
 	if q.Package != "" || q.Tier != "" {
 		cond := `EXISTS (SELECT 1 FROM package_results r WHERE r.build_id = b.id`
+		// A no-op build keeps its results on its own row (skips): every
+		// one of them an instant_skip.
+		skip := `(b.skips IS NOT NULL`
 		if q.Package != "" {
 			cond += ` AND r.package = ?`
 			args = append(args, q.Package)
@@ -298,8 +307,18 @@ func (db *DB) Builds(ctx context.Context, q Query) ([]Build, string, error) {
 		if q.Tier != "" {
 			cond += ` AND r.tier = ?`
 			args = append(args, q.Tier)
+			skip += ` AND ? = 'instant_skip'`
 		}
-		where = append(where, cond+`)`)
+		if q.Package != "" {
+			skip += ` AND EXISTS (SELECT 1 FROM json_each(b.skips) s WHERE json_extract(s.value, '$.name') = ?)`
+		}
+		if q.Tier != "" {
+			args = append(args, q.Tier)
+		}
+		if q.Package != "" {
+			args = append(args, q.Package)
+		}
+		where = append(where, `(`+cond+`) OR `+skip+`))`)
 	}
 	if !q.Since.IsZero() {
 		where = append(where, `b.created_at >= ?`)
@@ -313,8 +332,10 @@ func (db *DB) Builds(ctx context.Context, q Query) ([]Build, string, error) {
 		p := likePattern(q.Search)
 		where = append(where, `(b.id LIKE ? ESCAPE '\' OR b.requester LIKE ? ESCAPE '\' OR b.error LIKE ? ESCAPE '\'
 			OR EXISTS (SELECT 1 FROM package_results r WHERE r.build_id = b.id
-				AND (r.package LIKE ? ESCAPE '\' OR r.error LIKE ? ESCAPE '\')))`)
-		args = append(args, p, p, p, p, p)
+				AND (r.package LIKE ? ESCAPE '\' OR r.error LIKE ? ESCAPE '\'))
+			OR (b.skips IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(b.skips) s
+				WHERE json_extract(s.value, '$.name') LIKE ? ESCAPE '\')))`)
+		args = append(args, p, p, p, p, p, p)
 	}
 	if q.Cursor != "" {
 		created, id, err := decodeCursor(q.Cursor)
@@ -382,9 +403,10 @@ func scanBuild(row rowScanner) (Build, error) {
 		b                          Build
 		targets                    string
 		created, started, finished int64
+		skips                      []byte
 	)
 	err := row.Scan(&b.ID, &b.Status, &b.Requester, &b.Priority, &targets, &b.Force,
-		&created, &started, &finished, &b.DurationMs, &b.Error)
+		&created, &started, &finished, &b.DurationMs, &b.Error, &skips)
 	if err != nil {
 		return Build{}, err
 	}
@@ -398,7 +420,27 @@ func scanBuild(row rowScanner) (Build, error) {
 	b.StartedAt = fromNanos(started)
 	b.FinishedAt = fromNanos(finished)
 	b.Packages = []PackageResult{}
+	if len(skips) > 0 {
+		if err := json.Unmarshal(skips, &b.Packages); err != nil {
+			return Build{}, fmt.Errorf("build %s: decode results: %w", b.ID, err)
+		}
+	}
 	return b, nil
+}
+
+// allSkipped reports whether results are those of a build that did
+// nothing: every package an instant_skip. Such results are stored as one
+// document on the build row.
+func allSkipped(status string, results []PackageResult) bool {
+	if status != StatusSuccess || len(results) == 0 {
+		return false
+	}
+	for _, r := range results {
+		if r.Tier != "instant_skip" {
+			return false
+		}
+	}
+	return true
 }
 
 // loadResults fills in the Packages of builds with one query.

@@ -460,3 +460,32 @@ func TestPackageResultJSONReasons(t *testing.T) {
 	b, _ = json.Marshal(plain)
 	assert.Contains(t, string(b), `"reason":"text"`)
 }
+
+func TestNoopBuildStoredCompactly(t *testing.T) {
+	db := newTestDB(t)
+	ctx := t.Context()
+	require.NoError(t, db.CreateBuild(ctx, Build{ID: "noop", Status: StatusRunning}))
+	results := []PackageResult{
+		{Package: "b", Tier: "instant_skip", Status: "success", Digest: hash.Sum([]byte("b")), Reason: `[{"kind":"unchanged_stat"}]`},
+		{Package: "a", Tier: "instant_skip", Status: "success", Digest: hash.Sum([]byte("a"))},
+	}
+	require.NoError(t, db.FinishBuild(ctx, "noop", StatusSuccess, "", db.now(), results))
+	var rows int
+	require.NoError(t, db.readers.QueryRowContext(ctx, `SELECT COUNT(*) FROM package_results WHERE build_id = 'noop'`).Scan(&rows))
+	assert.Zero(t, rows, "a no-op build writes no row per package")
+	b, err := db.Build(ctx, "noop")
+	require.NoError(t, err)
+	require.Len(t, b.Packages, 2)
+	assert.Equal(t, "b", b.Packages[0].Package, "order kept")
+	assert.Equal(t, results[0].Digest, b.Packages[0].Digest)
+	assert.Equal(t, results[0].Reason, b.Packages[0].Reason)
+	for _, q := range []Query{{Package: "a"}, {Tier: "instant_skip"}, {Package: "a", Tier: "instant_skip"}, {Search: "b"}} {
+		got, _, err := db.Builds(ctx, q)
+		require.NoError(t, err)
+		require.Len(t, got, 1, "%+v", q)
+		assert.Equal(t, "noop", got[0].ID)
+	}
+	got, _, err := db.Builds(ctx, Query{Tier: "full_build"})
+	require.NoError(t, err)
+	assert.Empty(t, got)
+}
