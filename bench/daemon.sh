@@ -66,7 +66,7 @@ JSON
 	addr="127.0.0.1:$port"
 	"$bin/buildnetd" start --root "$ws" --port "$port" --log-level warn 2>"$tmp/daemon-$size.log" &
 	pid=$!
-	for _ in $(seq 100); do curl -fsS "http://$addr/health" >/dev/null 2>&1 && break; sleep 0.1; done
+	for _ in $(seq 600); do curl -fsS "http://$addr/health" >/dev/null 2>&1 && [[ -f "$ws/.buildnet/admin.key" ]] && break; sleep 0.1; done
 	hdr=()
 	if [[ -f "$ws/.buildnet/admin.key" ]]; then
 		hdr=(-H "Authorization: Bearer $(cat "$ws/.buildnet/admin.key")")
