@@ -88,7 +88,7 @@ JSON
 	log "$size (d) GET /status, 50 clients"
 	d="$("$bin/loadgen" -url "http://$addr/status" -c 50 -d 5s "${hdr[@]}")"
 	log "  $(tr '\n' ' ' <<<"$d")"
-	rps="$(sed -E -n 's/.* ([0-9.]+) req(uests)?\/s.*/\1/p' <<<"$d" | head -n 1)"
+	rps="$(sed -E -n 's/.*requests\/s +([0-9.]+).*/\1/p' <<<"$d" | head -n 1)"
 	p99="$(sed -E -n 's/.*p99[ =:]+([0-9.]+) ?ms.*/\1/p' <<<"$d" | head -n 1)"
 
 	log "$size (e) event latency, 1 and 200 SSE subscribers"
