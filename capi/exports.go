@@ -68,19 +68,7 @@ func bn_engine_close(h C.bn_engine_t, errOut **C.char) (st C.bn_status_t) {
 //export bn_build
 func bn_build(h C.bn_engine_t, requestJSON *C.bn_cchar_t, out **C.char, errOut **C.char) (st C.bn_status_t) {
 	defer finish(&st, errOut)
-	begin(errOut, out)
-	if out == nil {
-		return fail(errOut, &argError{"out_result_json is NULL"})
-	}
-	en, req, err := engineAndRequest(h, requestJSON)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	res, err := en.e.Build(context.Background(), req)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	return encode(out, errOut, res)
+	return runRequest(h, requestJSON, out, errOut, (*buildnet.Engine).Build)
 }
 
 //export bn_build_start
@@ -166,6 +154,13 @@ func bn_build_cancel(h C.bn_engine_t, buildID *C.bn_cchar_t, errOut **C.char) (s
 //export bn_plan
 func bn_plan(h C.bn_engine_t, requestJSON *C.bn_cchar_t, out **C.char, errOut **C.char) (st C.bn_status_t) {
 	defer finish(&st, errOut)
+	return runRequest(h, requestJSON, out, errOut, (*buildnet.Engine).Plan)
+}
+
+// runRequest is the body of the exports that take a request and answer a
+// build result: decode, call, encode.
+func runRequest(h C.bn_engine_t, requestJSON *C.bn_cchar_t, out **C.char, errOut **C.char,
+	call func(*buildnet.Engine, context.Context, buildnet.Request) (*buildnet.BuildResult, error)) C.bn_status_t {
 	begin(errOut, out)
 	if out == nil {
 		return fail(errOut, &argError{"out_result_json is NULL"})
@@ -174,7 +169,7 @@ func bn_plan(h C.bn_engine_t, requestJSON *C.bn_cchar_t, out **C.char, errOut **
 	if err != nil {
 		return fail(errOut, err)
 	}
-	res, err := en.e.Plan(context.Background(), req)
+	res, err := call(en.e, context.Background(), req)
 	if err != nil {
 		return fail(errOut, err)
 	}
