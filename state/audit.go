@@ -194,13 +194,7 @@ func scanAudit(row rowScanner) (AuditEntry, error) {
 // them, and a cursor for the next page ("" on the last). A cursor it did
 // not produce yields [ErrInvalidCursor].
 func (db *DB) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, string, error) {
-	limit := q.Limit
-	switch {
-	case limit <= 0:
-		limit = defaultAuditLimit
-	case limit > maxAuditLimit:
-		limit = maxAuditLimit
-	}
+	limit := pageSize(q.Limit, defaultAuditLimit, maxAuditLimit)
 	where, args := auditWhere(q)
 	if q.Cursor != "" {
 		seq, err := decodeAuditCursor(q.Cursor)

@@ -275,13 +275,7 @@ func (db *DB) Build(ctx context.Context, id string) (Build, error) {
 // never shift the pages it has yet to read. A cursor it did not produce
 // yields [ErrInvalidCursor].
 func (db *DB) Builds(ctx context.Context, q Query) ([]Build, string, error) {
-	limit := q.Limit
-	switch {
-	case limit <= 0:
-		limit = defaultLimit
-	case limit > maxLimit:
-		limit = maxLimit
-	}
+	limit := pageSize(q.Limit, defaultLimit, maxLimit)
 
 	var (
 		where []string

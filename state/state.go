@@ -257,3 +257,15 @@ func (r *PackageResult) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// pageSize is a requested page size n, with def for 0 or less and at
+// most max.
+func pageSize(n, def, max int) int {
+	switch {
+	case n <= 0:
+		return def
+	case n > max:
+		return max
+	}
+	return n
+}
