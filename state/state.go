@@ -259,13 +259,13 @@ func (r *PackageResult) UnmarshalJSON(b []byte) error {
 }
 
 // pageSize is a requested page size n, with def for 0 or less and at
-// most max.
-func pageSize(n, def, max int) int {
+// most most.
+func pageSize(n, def, most int) int {
 	switch {
 	case n <= 0:
 		return def
-	case n > max:
-		return max
+	case n > most:
+		return most
 	}
 	return n
 }
