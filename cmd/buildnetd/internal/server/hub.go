@@ -31,6 +31,8 @@ const maxLiveLog = 4 << 20
 type hubEvent struct {
 	ev   buildnet.Event
 	data []byte
+	// frame is the event as one SSE message, made once for every stream.
+	frame []byte
 }
 
 // client is one SSE or WebSocket consumer.
@@ -138,7 +140,8 @@ func (h *hub) dispatch(ev buildnet.Event) {
 		h.log.Error("encode event", "seq", ev.Seq, "type", string(ev.Type), "err", err)
 		return
 	}
-	he := &hubEvent{ev: ev, data: data}
+	he := &hubEvent{ev: ev, data: data,
+		frame: fmt.Appendf(make([]byte, 0, len(data)+64), "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, data)}
 	var dropped []*client
 	h.mu.Lock()
 	h.track(&he.ev)

@@ -125,6 +125,6 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 }
 
 func writeSSE(w http.ResponseWriter, he *hubEvent) error {
-	_, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", he.ev.Seq, he.ev.Type, he.data)
+	_, err := w.Write(he.frame)
 	return err
 }
