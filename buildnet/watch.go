@@ -251,8 +251,14 @@ func (e *Engine) Watch(ctx context.Context, opts WatchOptions) error {
 			deadline = time.Time{}
 			if reload {
 				reload = false
-				if _, err := e.Reload(ctx); err != nil {
-					wt.report(err)
+				// An editor that truncates the file before writing it
+				// leaves it empty for a moment: the write that follows
+				// brings another event, and the reload then.
+				fi, err := os.Stat(filepath.Join(e.root, ConfigFile))
+				if err != nil || fi.Size() > 0 {
+					if _, err := e.Reload(ctx); err != nil {
+						wt.report(err)
+					}
 				}
 			}
 			if len(pending) == 0 || !opts.Build {
