@@ -278,19 +278,7 @@ func bn_unsubscribe(sh C.bn_subscription_t, errOut **C.char) (st C.bn_status_t) 
 //export bn_status
 func bn_status(h C.bn_engine_t, out **C.char, errOut **C.char) (st C.bn_status_t) {
 	defer finish(&st, errOut)
-	begin(errOut, out)
-	if out == nil {
-		return fail(errOut, &argError{"out_json is NULL"})
-	}
-	en, err := engineOf(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	s, err := en.e.Status(context.Background())
-	if err != nil {
-		return fail(errOut, err)
-	}
-	return encode(out, errOut, s)
+	return answer(h, out, errOut, func(e *buildnet.Engine) (any, error) { return e.Status(context.Background()) })
 }
 
 // historyQuery is bn_history's query: state.Query with the HTTP API's
@@ -316,6 +304,25 @@ type historyPage struct {
 //export bn_history
 func bn_history(h C.bn_engine_t, queryJSON *C.bn_cchar_t, out **C.char, errOut **C.char) (st C.bn_status_t) {
 	defer finish(&st, errOut)
+	return answer(h, out, errOut, func(e *buildnet.Engine) (any, error) {
+		var q historyQuery
+		if err := decodeJSON(queryJSON, &q, "query_json", true); err != nil {
+			return nil, err
+		}
+		builds, next, err := e.History(context.Background(), state.Query{
+			Package: q.Package, Tier: q.Tier, Status: q.Status, Requester: q.Requester,
+			Since: q.Since, Until: q.Until, Search: q.Q, Limit: q.Limit, Cursor: q.Cursor,
+		})
+		if builds == nil {
+			builds = []state.Build{}
+		}
+		return historyPage{Builds: builds, Next: next}, err
+	})
+}
+
+// answer is the body of the exports that query an engine and answer
+// JSON: check the output pointer and the handle, call, encode.
+func answer(h C.bn_engine_t, out **C.char, errOut **C.char, call func(*buildnet.Engine) (any, error)) C.bn_status_t {
 	begin(errOut, out)
 	if out == nil {
 		return fail(errOut, &argError{"out_json is NULL"})
@@ -324,53 +331,23 @@ func bn_history(h C.bn_engine_t, queryJSON *C.bn_cchar_t, out **C.char, errOut *
 	if err != nil {
 		return fail(errOut, err)
 	}
-	var q historyQuery
-	if err := decodeJSON(queryJSON, &q, "query_json", true); err != nil {
-		return fail(errOut, err)
-	}
-	builds, next, err := en.e.History(context.Background(), state.Query{
-		Package: q.Package, Tier: q.Tier, Status: q.Status, Requester: q.Requester,
-		Since: q.Since, Until: q.Until, Search: q.Q, Limit: q.Limit, Cursor: q.Cursor,
-	})
+	v, err := call(en.e)
 	if err != nil {
 		return fail(errOut, err)
 	}
-	if builds == nil {
-		builds = []state.Build{}
-	}
-	return encode(out, errOut, historyPage{Builds: builds, Next: next})
+	return encode(out, errOut, v)
 }
 
 //export bn_graph
 func bn_graph(h C.bn_engine_t, out **C.char, errOut **C.char) (st C.bn_status_t) {
 	defer finish(&st, errOut)
-	begin(errOut, out)
-	if out == nil {
-		return fail(errOut, &argError{"out_json is NULL"})
-	}
-	en, err := engineOf(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	return encode(out, errOut, en.e.Graph())
+	return answer(h, out, errOut, func(e *buildnet.Engine) (any, error) { return e.Graph(), nil })
 }
 
 //export bn_cache_stats
 func bn_cache_stats(h C.bn_engine_t, out **C.char, errOut **C.char) (st C.bn_status_t) {
 	defer finish(&st, errOut)
-	begin(errOut, out)
-	if out == nil {
-		return fail(errOut, &argError{"out_json is NULL"})
-	}
-	en, err := engineOf(h)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	s, err := en.e.CacheStats(context.Background())
-	if err != nil {
-		return fail(errOut, err)
-	}
-	return encode(out, errOut, s)
+	return answer(h, out, errOut, func(e *buildnet.Engine) (any, error) { return e.CacheStats(context.Background()) })
 }
 
 //export bn_cache_clear
