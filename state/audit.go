@@ -212,19 +212,9 @@ func (db *DB) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, string, er
 	args = append(args, limit+1)
 	entries := []AuditEntry{}
 	err := db.view(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanAudit(rows)
-			if err != nil {
-				return err
-			}
-			entries = append(entries, e)
-		}
-		return rows.Err()
+		var err error
+		entries, err = queryRows(ctx, tx, query, args, scanAudit, entries)
+		return err
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("list audit: %w", err)

@@ -352,19 +352,8 @@ func (db *DB) Builds(ctx context.Context, q Query) ([]Build, string, error) {
 		more   bool
 	)
 	err := db.view(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			b, err := scanBuild(rows)
-			if err != nil {
-				return err
-			}
-			builds = append(builds, b)
-		}
-		if err := rows.Err(); err != nil {
+		var err error
+		if builds, err = queryRows(ctx, tx, query, args, scanBuild, builds); err != nil {
 			return err
 		}
 		if len(builds) > limit {

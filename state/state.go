@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -268,4 +269,21 @@ func pageSize(n, def, most int) int {
 		return most
 	}
 	return n
+}
+
+// queryRows runs query in tx and appends each row, read by scan, to out.
+func queryRows[T any](ctx context.Context, tx *sql.Tx, query string, args []any, scan func(rowScanner) (T, error), out []T) ([]T, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
