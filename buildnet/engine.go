@@ -103,6 +103,7 @@ type Engine struct {
 	closed      bool
 	ws          *Workspace
 	graph       *graph.Graph
+	index       *pkgIndex // of ws
 	concurrency int
 	slots       *sched.Scheduler // bounds and orders build commands
 	flights     map[string]*flight
@@ -162,6 +163,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		bus:          newBus(),
 		ws:           ws,
 		graph:        g,
+		index:        newPkgIndex(ws),
 		flights:      map[string]*flight{},
 		runs:         map[string]*run{},
 		latest:       map[string]state.PackageState{},
@@ -657,15 +659,6 @@ func (ws *Workspace) clone() *Workspace {
 		c.Packages[i] = p
 	}
 	return &c
-}
-
-func (ws *Workspace) pkg(name string) *Package {
-	for i := range ws.Packages {
-		if ws.Packages[i].Name == name {
-			return &ws.Packages[i]
-		}
-	}
-	return nil
 }
 
 // sourceSpec is the file set of a package's sources.

@@ -51,7 +51,7 @@ func (e *Engine) SetWorkspace(ws *Workspace) (ConfigChange, error) {
 	if c.Hash != e.ws.Hash {
 		e.hasher, _ = e.newHasher(c) // checked above
 	}
-	e.ws, e.graph = c, g
+	e.ws, e.graph, e.index = c, g, newPkgIndex(c)
 	if conc := c.Concurrency; conc > 0 && conc != e.concurrency && !e.fixedConcurrency {
 		e.concurrency = conc
 		e.slots.Resize(conc)

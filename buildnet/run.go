@@ -42,6 +42,7 @@ type run struct {
 	req         Request
 	ws          *Workspace
 	g           *graph.Graph
+	ix          *pkgIndex // of ws
 	sel         []string
 	ctx         context.Context
 	cancel      context.CancelCauseFunc
@@ -88,7 +89,7 @@ func (e *Engine) Start(req Request) (*run, error) {
 		e.mu.Unlock()
 		return nil, ErrClosed
 	}
-	ws, g, hasher := e.ws, e.graph, e.hasher
+	ws, g, ix, hasher := e.ws, e.graph, e.index, e.hasher
 	if e.readOnly && !req.DryRun {
 		e.mu.Unlock()
 		return nil, ErrReadOnly
@@ -100,7 +101,7 @@ func (e *Engine) Start(req Request) (*run, error) {
 	}
 	now := time.Now()
 	r := &run{
-		e: e, id: newBuildID(now), req: req, ws: ws, g: g, hasher: hasher, sel: sel, dry: req.DryRun, warnings: warnings,
+		e: e, id: newBuildID(now), req: req, ws: ws, g: g, ix: ix, hasher: hasher, sel: sel, dry: req.DryRun, warnings: warnings,
 		done: make(chan struct{}), started: now,
 		pkgs: make(map[string]*pkgRun, len(sel)), logs: map[string][]byte{}, manifests: map[string]*InputManifest{},
 	}
@@ -163,7 +164,7 @@ func (r *run) publish(ev Event) {
 func (r *run) execute() {
 	r.publish(Event{Type: EventBuildStart, BuildID: r.id, Packages: r.sel, Requester: r.req.Requester})
 	for _, name := range r.sel {
-		r.pkgs[name] = &pkgRun{p: r.ws.pkg(name), done: make(chan struct{})}
+		r.pkgs[name] = &pkgRun{p: r.ix.pkg(name), done: make(chan struct{})}
 	}
 	err := r.prepare()
 	if err != nil && r.ctx.Err() != nil {
@@ -183,8 +184,12 @@ func (r *run) execute() {
 	}
 	scanSem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
-	for _, name := range r.sel {
+	for _, name := range r.sel { // in topological order
 		pr := r.pkgs[name]
+		if r.skipInline(pr) {
+			close(pr.done)
+			continue
+		}
 		wg.Go(func() {
 			defer close(pr.done)
 			r.runPackage(pr, scanSem)
@@ -356,6 +361,52 @@ func (r *run) runPackage(pr *pkgRun, scanSem chan struct{}) {
 	r.complete(pr, res)
 }
 
+// skipInline completes pr at once, on the build's own goroutine, when
+// nothing can have changed for it: the watcher vouches for its files, its
+// dependencies are done and successful, its configuration key and
+// dependency digests match its snapshot, and no flight runs it. It is the
+// path of a watching engine's no-op build, so that one costs no goroutine
+// per package. It reports false, having done nothing, for any package that
+// needs runPackage.
+func (r *run) skipInline(pr *pkgRun) bool {
+	p := pr.p
+	snap, ok := r.snaps[p.Name]
+	if !ok || r.req.Force || r.ctx.Err() != nil {
+		return false
+	}
+	prevState, ok := r.states[p.Name]
+	if !ok {
+		return false
+	}
+	for _, d := range r.g.Deps(p.Name) {
+		dr := r.pkgs[d]
+		select {
+		case <-dr.done:
+			if dr.res.Status != StatusSuccess {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	deps := r.depDigests(p)
+	if snap.configKey != r.configKey(p) || !sameDeps(snap.deps, deps) || r.e.flightOf(p.Name) != nil {
+		return false
+	}
+	pr.res.Name = p.Name
+	pr.sources, pr.outputs = snap.sources, snap.outputs
+	pr.digest = prevState.Digest
+	pr.final = &cleanEntry{st: prevState, snap: snap}
+	r.publish(Event{Type: EventPackageStart, BuildID: r.id, Package: p.Name})
+	if r.watch != nil && !r.dry {
+		if tok, ok := r.tokens[p.Name]; ok {
+			r.watch.markClean(p.Name, tok, prevState, snap)
+		}
+	}
+	r.complete(pr, PackageResult{Tier: TierInstantSkip, Status: StatusSuccess, Reason: &Reason{Kind: ReasonUnchangedStat}})
+	return true
+}
+
 func dependencyVerb(s Status) string {
 	if s == StatusSkipped {
 		return "was skipped"
@@ -419,6 +470,10 @@ func (r *run) pluginDigest(d digester, p *Package) {
 // configKey digests everything about p except its source files and
 // dependencies: when it matches, stat checks alone can decide.
 func (r *run) configKey(p *Package) hash.Digest {
+	return r.ix.configKey(p.Name, r.globals, func() hash.Digest { return r.computeConfigKey(p) })
+}
+
+func (r *run) computeConfigKey(p *Package) hash.Digest {
 	h := hash.New()
 	d := digester{h}
 	d.field(digestVersion + "/config")

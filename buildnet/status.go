@@ -37,7 +37,7 @@ const historyDepth = 200
 // progress.
 func (e *Engine) Status(ctx context.Context) (*EngineStatus, error) {
 	e.mu.Lock()
-	ws, g, conc := e.ws, e.graph, e.concurrency
+	ix, g, conc := e.index, e.graph, e.concurrency
 	e.mu.Unlock()
 	states, err := e.store.PackageStates(ctx)
 	if err != nil {
@@ -46,7 +46,7 @@ func (e *Engine) Status(ctx context.Context) (*EngineStatus, error) {
 	st := &EngineStatus{Root: e.root, Concurrency: conc, ActiveBuilds: e.ActiveBuilds()}
 	idx := map[string]int{}
 	for _, name := range g.Names() {
-		p := ws.pkg(name)
+		p := ix.pkg(name)
 		ps := PackageStatus{Name: name, Path: p.Path, Dependencies: g.Deps(name)}
 		if s, ok := states[name]; ok {
 			ps.Digest = s.Digest.String()

@@ -233,3 +233,53 @@ func TestHotReloadDuringBuild(t *testing.T) {
 	assert.ErrorContains(t, err, "dependency cycle")
 	assert.Equal(t, "exit 9", e.Workspace().Packages[3].BuildCmd, "a bad configuration changes nothing")
 }
+
+// TestWatchingNoopSeesConfigurationAndGlobalChanges checks the watching
+// engine's no-op path: it remembers configuration keys and skips
+// packages without scanning, yet a new command, a changed global input
+// and a rebuilt dependency each still rebuild what they affect.
+func TestWatchingNoopSeesConfigurationAndGlobalChanges(t *testing.T) {
+	w := newWorkspace(t)
+	e := w.open()
+	ctx := context.Background()
+	_, err := e.Build(ctx, buildnet.Request{})
+	require.NoError(t, err)
+	watchOnly(t, e)
+	for range 2 { // the first build while watching learns the state
+		_, err = e.Build(ctx, buildnet.Request{})
+		require.NoError(t, err)
+	}
+	all := func(tier string) map[string]string {
+		return map[string]string{"a": tier, "b": tier, "c": tier, "d": tier}
+	}
+	res, err := e.Build(ctx, buildnet.Request{})
+	require.NoError(t, err)
+	require.Equal(t, all("instant_skip"), tiers(res))
+
+	// a new command for a: a and its dependents rebuild, d stays
+	ws := e.Workspace()
+	ws.Packages[0].BuildCmd = "true; " + buildCmd
+	_, err = e.SetWorkspace(&ws)
+	require.NoError(t, err)
+	res, err = e.Build(ctx, buildnet.Request{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"a": "full_build", "b": "full_build", "c": "full_build", "d": "instant_skip"}, tiers(res))
+	res, err = e.Build(ctx, buildnet.Request{})
+	require.NoError(t, err)
+	assert.Equal(t, all("instant_skip"), tiers(res))
+
+	// a changed global input: every package rebuilds
+	w.write("lock.txt", "lock v2\n")
+	time.Sleep(400 * time.Millisecond)
+	res, err = e.Build(ctx, buildnet.Request{})
+	require.NoError(t, err)
+	assert.Equal(t, all("full_build"), tiers(res))
+	res, err = e.Build(ctx, buildnet.Request{})
+	require.NoError(t, err)
+	assert.Equal(t, all("instant_skip"), tiers(res))
+
+	// forced: nothing is skipped
+	res, err = e.Build(ctx, buildnet.Request{Packages: []string{"d"}, Force: true})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"d": "full_build"}, tiers(res))
+}

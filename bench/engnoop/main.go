@@ -2,7 +2,7 @@
 // process: the in-process figure the daemon's HTTP builds are compared
 // with. With -watch the engine watches the workspace, as the daemon does.
 //
-//	engnoop -root WS -runs 50 [-watch]
+//	engnoop -root WS -runs 50 [-watch] [-cpuprofile FILE]
 package main
 
 import (
@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -20,14 +21,15 @@ func main() {
 	root := flag.String("root", "", "workspace root")
 	runs := flag.Int("runs", 50, "timed builds")
 	watch := flag.Bool("watch", false, "watch the workspace, as the daemon does")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed builds to this file")
 	flag.Parse()
-	if err := run(*root, *runs, *watch); err != nil {
+	if err := run(*root, *runs, *watch, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "engnoop:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root string, runs int, watch bool) error {
+func run(root string, runs int, watch bool, cpuprofile string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	e, err := buildnet.Open(ctx, buildnet.Config{Root: root})
@@ -50,6 +52,17 @@ func run(root string, runs int, watch bool) error {
 	}
 	var times []time.Duration
 	calls := e.StatCalls()
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for range runs {
 		t0 := time.Now()
 		res, err := e.Build(ctx, buildnet.Request{})
