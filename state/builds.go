@@ -175,10 +175,7 @@ func (db *DB) FinishBuild(ctx context.Context, id, status, errMsg string, at tim
 		duration := max(0, (end-from)/int64(time.Millisecond))
 		var skips []byte
 		if allSkipped(status, results) {
-			var err error
-			if skips, err = json.Marshal(results); err != nil {
-				return err
-			}
+			skips = appendResultsJSON(make([]byte, 0, 256*len(results)), results)
 		} else if err := putResults(ctx, tx, id, results); err != nil {
 			return err
 		}
@@ -200,6 +197,9 @@ func checkResults(results []PackageResult) error {
 	for _, r := range results {
 		if r.Package == "" {
 			return fmt.Errorf("package result with empty name: %w", ErrInvalid)
+		}
+		if y := r.StartedAt.Year(); !r.StartedAt.IsZero() && (y < 0 || y > 9999) {
+			return fmt.Errorf("package result %s: started_at year %d outside [0,9999]: %w", r.Package, y, ErrInvalid)
 		}
 	}
 	return nil

@@ -232,15 +232,10 @@ type packageResultJSON PackageResult
 // stores it) as the list itself, under "reasons", so readers get
 // structured reasons rather than JSON inside a string.
 func (r PackageResult) MarshalJSON() ([]byte, error) {
-	if len(r.Reason) > 0 && r.Reason[0] == '[' && json.Valid([]byte(r.Reason)) {
-		raw := r.Reason
-		r.Reason = ""
-		return json.Marshal(struct {
-			packageResultJSON
-			Reasons json.RawMessage `json:"reasons"`
-		}{packageResultJSON(r), json.RawMessage(raw)})
+	if y := r.StartedAt.Year(); !r.StartedAt.IsZero() && (y < 0 || y > 9999) {
+		return nil, fmt.Errorf("package result %s: started_at year %d outside [0,9999]", r.Package, y)
 	}
-	return json.Marshal(packageResultJSON(r))
+	return appendResultJSON(make([]byte, 0, 256), r), nil
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.

@@ -1,0 +1,102 @@
+package state
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// appendResultJSON appends r as PackageResult.MarshalJSON writes it. It
+// is the encoding of every package result the store writes: a no-op build
+// of a large workspace keeps hundreds of them on its row, and reflection
+// would cost more than the rest of recording the build.
+func appendResultJSON(b []byte, r PackageResult) []byte {
+	reasons := ""
+	if len(r.Reason) > 0 && r.Reason[0] == '[' && json.Valid([]byte(r.Reason)) {
+		reasons, r.Reason = r.Reason, ""
+	}
+	b = append(b, `{"name":`...)
+	b = appendJSONString(b, r.Package)
+	if r.Tier != "" {
+		b = append(b, `,"tier":`...)
+		b = appendJSONString(b, r.Tier)
+	}
+	b = append(b, `,"status":`...)
+	b = appendJSONString(b, r.Status)
+	if !r.Digest.IsZero() {
+		b = append(b, `,"digest":"`...)
+		b = hex.AppendEncode(b, r.Digest[:])
+		b = append(b, '"')
+	}
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendInt(b, r.DurationMs, 10)
+	if r.Error != "" {
+		b = append(b, `,"error":`...)
+		b = appendJSONString(b, r.Error)
+	}
+	if r.Reason != "" {
+		b = append(b, `,"reason":`...)
+		b = appendJSONString(b, r.Reason)
+	}
+	if r.CacheSource != "" {
+		b = append(b, `,"cache_source":`...)
+		b = appendJSONString(b, r.CacheSource)
+	}
+	if !r.StartedAt.IsZero() {
+		b = append(b, `,"started_at":`...)
+		b = appendJSONTime(b, r.StartedAt)
+	}
+	if r.SavedMs != 0 {
+		b = append(b, `,"saved_ms":`...)
+		b = strconv.AppendInt(b, r.SavedMs, 10)
+	}
+	if reasons != "" {
+		b = append(b, `,"reasons":`...)
+		if bytes.ContainsAny([]byte(reasons), " \t\r\n") {
+			var buf bytes.Buffer
+			_ = json.Compact(&buf, []byte(reasons)) // valid: checked above
+			b = append(b, buf.Bytes()...)
+		} else {
+			b = append(b, reasons...)
+		}
+	}
+	return append(b, '}')
+}
+
+// appendResultsJSON appends results as a JSON array.
+func appendResultsJSON(b []byte, results []PackageResult) []byte {
+	b = append(b, '[')
+	for i, r := range results {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendResultJSON(b, r)
+	}
+	return append(b, ']')
+}
+
+// appendJSONString appends s quoted as encoding/json quotes it. Strings
+// that need no escaping, which are nearly all of them, are copied as they
+// are; the others go through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendJSONTime appends t as time.Time.MarshalJSON does.
+func appendJSONTime(b []byte, t time.Time) []byte {
+	// Years outside [0,9999] have no RFC 3339 form: MarshalJSON and
+	// checkResults reject them before they get here.
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
