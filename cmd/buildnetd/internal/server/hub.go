@@ -27,12 +27,41 @@ const engineBuffer = 1 << 16
 // GET /builds/{id}/log before the build is recorded.
 const maxLiveLog = 4 << 20
 
-// hubEvent is an event with its JSON encoding, made once for every client.
+// hubEvent is an event with its encodings, made when a client first
+// needs them and then shared by every client: an event nobody streams
+// (most of a no-op build's, when no panel is open) is never encoded.
 type hubEvent struct {
 	ev   buildnet.Event
-	data []byte
-	// frame is the event as one SSE message, made once for every stream.
+	log  *slog.Logger
+	once sync.Once
+	data []byte // the event's JSON; nil if it could not be encoded
+	// frame is the event as one SSE message.
 	frame []byte
+}
+
+func (he *hubEvent) encode() {
+	he.once.Do(func() {
+		data, err := json.Marshal(he.ev)
+		if err != nil {
+			he.log.Error("encode event", "seq", he.ev.Seq, "type", string(he.ev.Type), "err", err)
+			return
+		}
+		he.data = data
+		he.frame = fmt.Appendf(make([]byte, 0, len(data)+64), "id: %d\nevent: %s\ndata: %s\n\n", he.ev.Seq, he.ev.Type, data)
+	})
+}
+
+// json returns the event's JSON, or nil if it cannot be encoded.
+func (he *hubEvent) json() []byte {
+	he.encode()
+	return he.data
+}
+
+// sseFrame returns the event as one SSE message, or nil if it cannot be
+// encoded.
+func (he *hubEvent) sseFrame() []byte {
+	he.encode()
+	return he.frame
 }
 
 // client is one SSE or WebSocket consumer.
@@ -135,13 +164,7 @@ func (h *hub) end(err error) {
 }
 
 func (h *hub) dispatch(ev buildnet.Event) {
-	data, err := json.Marshal(ev)
-	if err != nil {
-		h.log.Error("encode event", "seq", ev.Seq, "type", string(ev.Type), "err", err)
-		return
-	}
-	he := &hubEvent{ev: ev, data: data,
-		frame: fmt.Appendf(make([]byte, 0, len(data)+64), "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, data)}
+	he := &hubEvent{ev: ev, log: h.log}
 	var dropped []*client
 	h.mu.Lock()
 	h.track(&he.ev)

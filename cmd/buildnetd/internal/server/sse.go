@@ -125,6 +125,6 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 }
 
 func writeSSE(w http.ResponseWriter, he *hubEvent) error {
-	_, err := w.Write(he.frame)
+	_, err := w.Write(he.sseFrame()) // nothing for an event that cannot be encoded
 	return err
 }

@@ -116,6 +116,9 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) error {
 	})
 
 	write := func(b []byte) error {
+		if b == nil {
+			return nil // an event that cannot be encoded
+		}
 		wctx, cancel := context.WithTimeout(ctx, wsWriteTimeout)
 		defer cancel()
 		return conn.Write(wctx, websocket.MessageText, b)
@@ -162,11 +165,16 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-// eventMessage wraps an event for the WebSocket.
+// eventMessage wraps an event for the WebSocket; it is nil for an event
+// that cannot be encoded.
 func eventMessage(he *hubEvent) []byte {
-	msg := make([]byte, 0, len(he.data)+24)
+	data := he.json()
+	if data == nil {
+		return nil
+	}
+	msg := make([]byte, 0, len(data)+24)
 	msg = append(msg, `{"op":"event","event":`...)
-	return append(append(msg, he.data...), '}')
+	return append(append(msg, data...), '}')
 }
 
 // wsHandle runs one client message and returns the reply.
