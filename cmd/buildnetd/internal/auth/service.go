@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -128,8 +129,11 @@ type note struct {
 	mu       sync.Mutex
 	target   string
 	details  map[string]any
-	recorded bool // a denial was already recorded
+	recorded bool // a denial, or the request by CommitAudit, was recorded
 	skip     bool
+	// commit records the allowed request with an HTTP status; set by
+	// Wrap when the request is to be audited.
+	commit func(status int) <-chan struct{}
 }
 
 type callerKey struct{}
@@ -165,6 +169,29 @@ func Annotate(ctx context.Context, target string, details map[string]any) {
 		c.note.details[k] = v
 	}
 }
+
+// CommitAudit records the allowed request in ctx now, as [Service.Wrap]
+// would when the handler returns, with status as its HTTP status, and
+// returns a channel closed once the entry is committed; Wrap then does
+// not record the request again. A handler about to wait for long work
+// commits its entry first and waits on the channel before it answers, so
+// that the entry is written while the work runs (not queued behind the
+// records that work makes) and no answer leaves unrecorded. Details and
+// target must be annotated before. Outside Wrap, or for a request that is
+// not audited, the channel is already closed.
+func CommitAudit(ctx context.Context, status int) <-chan struct{} {
+	c, ok := FromContext(ctx)
+	if !ok || c.note == nil || c.note.commit == nil {
+		return closedChan
+	}
+	return c.note.commit(status)
+}
+
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // SkipAudit keeps the request in ctx out of the audit log when it is
 // allowed (a handler that records its own entries).
@@ -674,30 +701,43 @@ func (s *Service) Wrap(perm Perm, action string, h http.Handler) http.Handler {
 		defer release()
 		w.Header().Set(SessionHeader, c.Session)
 		c.note = &note{}
+		// record writes the entry of the allowed request, once.
+		record := func(status int) {
+			c.note.mu.Lock()
+			skip := c.note.recorded || c.note.skip
+			c.note.recorded = true
+			target, details := c.note.target, maps.Clone(c.note.details)
+			c.note.mu.Unlock()
+			if skip {
+				return
+			}
+			if details == nil {
+				details = map[string]any{}
+			}
+			if status == 0 {
+				status = http.StatusOK
+			}
+			details["status"], details["method"], details["path"] = status, r.Method, r.URL.Path
+			if c.Kind == "key" {
+				details["key_name"] = c.Name
+			}
+			s.Record(ctx, c, action, target, state.OutcomeAllowed, details)
+		}
+		if action != "" {
+			c.note.commit = func(status int) <-chan struct{} {
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					record(status)
+				}()
+				return done
+			}
+		}
 		rw := &statusRecorder{ResponseWriter: w}
 		h.ServeHTTP(rw, r.WithContext(NewContext(ctx, c)))
-		if action == "" {
-			return
+		if action != "" {
+			record(rw.status)
 		}
-		c.note.mu.Lock()
-		skip := c.note.recorded || c.note.skip
-		target, details := c.note.target, c.note.details
-		c.note.mu.Unlock()
-		if skip {
-			return
-		}
-		if details == nil {
-			details = map[string]any{}
-		}
-		status := rw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		details["status"], details["method"], details["path"] = status, r.Method, r.URL.Path
-		if c.Kind == "key" {
-			details["key_name"] = c.Name
-		}
-		s.Record(ctx, c, action, target, state.OutcomeAllowed, details)
 	})
 }
 

@@ -761,3 +761,45 @@ func TestAdminKeyFile(t *testing.T) {
 	assert.True(t, auth.IsKey(f.key))
 	assert.Contains(t, f.logs.String(), "admin.key")
 }
+
+// TestWaitedBuildAuditedWhileItRuns checks that a build request that
+// waits for its build is in the audit log while the build still runs,
+// and once only.
+func TestWaitedBuildAuditedWhileItRuns(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{})
+	done := make(chan *buildnet.BuildResult, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, f.url+"/build/gate?wait=true", nil)
+		resp, err := testClient.Do(req)
+		if err != nil {
+			done <- nil
+			return
+		}
+		defer resp.Body.Close()
+		var res buildnet.BuildResult
+		_ = json.NewDecoder(resp.Body).Decode(&res)
+		done <- &res
+	}()
+	var entry state.AuditEntry
+	waitFor(t, "the trigger in the audit log", func() bool {
+		got := f.audit("action=build.trigger")
+		if len(got) == 1 {
+			entry = got[0]
+		}
+		return len(got) == 1
+	})
+	select {
+	case <-done:
+		t.Fatal("the build answered before its gate was released")
+	default:
+	}
+	assert.Equal(t, state.OutcomeAllowed, entry.Outcome)
+	assert.EqualValues(t, http.StatusOK, entry.Details["status"])
+	f.release()
+	res := <-done
+	require.NotNil(t, res)
+	assert.Equal(t, buildnet.StatusSuccess, res.Status)
+	assert.Equal(t, res.ID, entry.Target)
+	assert.Len(t, f.audit("action=build.trigger"), 1, "recorded once")
+}

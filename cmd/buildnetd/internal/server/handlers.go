@@ -218,7 +218,11 @@ func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) error {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
+	// The trigger is audited while the build runs, not after it behind
+	// the build's own records; the answer still waits for it.
+	audited := auth.CommitAudit(r.Context(), http.StatusOK)
 	res, err := run.Wait(r.Context())
+	<-audited
 	if err != nil {
 		return err
 	}
