@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/musclemap/buildnet/cache"
@@ -62,6 +63,10 @@ type run struct {
 	warnings    []string
 
 	created sync.Once // the build's record is queued
+	// firstRecord is claimed by whichever writes the build's first record:
+	// the queued start record, or the end record when the build finished
+	// before the recorder reached its start (then one write records all).
+	firstRecord atomic.Bool
 
 	// mu guards pending, logs and manifests.
 	mu        sync.Mutex
@@ -147,6 +152,9 @@ func (r *run) recordStart() {
 			Targets: r.req.Packages, Force: r.req.Force, CreatedAt: r.started, StartedAt: r.started,
 		}
 		e.record(func(ctx context.Context) {
+			if !r.firstRecord.CompareAndSwap(false, true) {
+				return // finished already: its end record creates it
+			}
 			if err := e.store.CreateBuild(ctx, rec); err != nil {
 				e.log.Error("record build", "build", rec.ID, "err", err)
 			}
@@ -720,10 +728,24 @@ func (r *run) finish(buildErr error) {
 		results[i] = toStateResult(p, r.started)
 	}
 	id, status, errMsg, end := r.id, string(res.Status), res.Error, time.Now()
+	// A build that ended before its start record was written is
+	// recorded whole, in one write.
+	var whole *state.Build
+	if r.firstRecord.CompareAndSwap(false, true) {
+		whole = &state.Build{
+			ID: r.id, Status: status, Requester: r.req.Requester, Priority: r.req.Priority, Targets: r.req.Packages,
+			Force: r.req.Force, CreatedAt: r.started, StartedAt: r.started, FinishedAt: end, Error: errMsg, Packages: results,
+		}
+	}
 	e.record(func(ctx context.Context) {
 		if len(pending) > 0 {
 			if err := e.store.PutPackageStates(ctx, pending); err != nil {
 				e.log.Error("record package state", "build", id, "err", err)
+			}
+		}
+		if whole != nil {
+			if err := e.store.CreateBuild(ctx, *whole); err != nil {
+				e.log.Error("record build", "build", id, "err", err)
 			}
 		}
 		for _, name := range slices.Sorted(maps.Keys(logs)) {
@@ -731,8 +753,10 @@ func (r *run) finish(buildErr error) {
 				e.log.Error("record build log", "build", id, "pkg", name, "err", err)
 			}
 		}
-		if err := e.store.FinishBuild(ctx, id, status, errMsg, end, results); err != nil {
-			e.log.Error("record build", "build", id, "err", err)
+		if whole == nil {
+			if err := e.store.FinishBuild(ctx, id, status, errMsg, end, results); err != nil {
+				e.log.Error("record build", "build", id, "err", err)
+			}
 		}
 		// History is trimmed after builds that ran something, and every
 		// pruneEvery builds, so a daemon answering no-op builds all day

@@ -37,21 +37,28 @@ const upsertResultTail = `
 		duration_ms = excluded.duration_ms, error = excluded.error, reason = excluded.reason,
 		cache_source = excluded.cache_source, started_at = excluded.started_at, saved_ms = excluded.saved_ms`
 
-// CreateBuild records a new build owned by this handle. Its status must be
+// CreateBuild records a new build owned by this handle. Its status is
 // queued (the default when empty) or running; a zero CreatedAt is set to the
 // current time, and a running build with a zero StartedAt starts at
-// CreatedAt. Results in b.Packages are recorded too. It returns [ErrExists]
-// if the id is taken.
+// CreatedAt. Results in b.Packages are recorded too. A final status
+// (success, failed, cancelled or interrupted) records a build that already
+// finished at b.FinishedAt (now when zero), as CreateBuild then
+// FinishBuild would, in one transaction: a build too short to have been
+// worth recording while it ran costs one write. It returns [ErrExists] if
+// the id is taken.
 func (db *DB) CreateBuild(ctx context.Context, b Build) error {
 	if b.ID == "" {
 		return fmt.Errorf("create build: empty id: %w", ErrInvalid)
 	}
+	final := finished(b.Status)
 	switch b.Status {
 	case "":
 		b.Status = StatusQueued
 	case StatusQueued, StatusRunning:
 	default:
-		return fmt.Errorf("create build %s: status %q: %w", b.ID, b.Status, ErrInvalid)
+		if !final {
+			return fmt.Errorf("create build %s: status %q: %w", b.ID, b.Status, ErrInvalid)
+		}
 	}
 	if err := checkResults(b.Packages); err != nil {
 		return fmt.Errorf("create build %s: %w", b.ID, err)
@@ -62,8 +69,12 @@ func (db *DB) CreateBuild(ctx context.Context, b Build) error {
 		created = now
 	}
 	started := nanos(b.StartedAt)
-	if b.Status == StatusRunning && started == 0 {
+	if (b.Status == StatusRunning || final) && started == 0 {
 		started = created
+	}
+	status := b.Status
+	if final {
+		status = StatusRunning // until finishTx below, in the same transaction
 	}
 	targets := b.Targets
 	if targets == nil {
@@ -88,12 +99,20 @@ func (db *DB) CreateBuild(ctx context.Context, b Build) error {
 		_, err = tx.ExecContext(ctx, `INSERT INTO builds
 			(id, status, requester, priority, targets, forced, created_at, started_at, error, owner_pid, owner_instance)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			b.ID, b.Status, b.Requester, b.Priority, string(targetsJSON), b.Force, created, started, b.Error,
+			b.ID, status, b.Requester, b.Priority, string(targetsJSON), b.Force, created, started, b.Error,
 			db.pid, db.instance)
 		if err != nil {
 			return err
 		}
-		if err := putResults(ctx, tx, b.ID, b.Packages); err != nil {
+		if final {
+			end := nanos(b.FinishedAt)
+			if end == 0 {
+				end = now
+			}
+			if err := finishTx(ctx, tx, b.ID, b.Status, b.Error, end, b.Packages); err != nil {
+				return err
+			}
+		} else if err := putResults(ctx, tx, b.ID, b.Packages); err != nil {
 			return err
 		}
 		return db.touch(ctx, tx, now)
@@ -155,33 +174,7 @@ func (db *DB) FinishBuild(ctx context.Context, id, status, errMsg string, at tim
 		end = now
 	}
 	err := db.update(ctx, func(tx *sql.Tx) error {
-		var cur string
-		var created, started int64
-		err := tx.QueryRowContext(ctx, `SELECT status, created_at, started_at FROM builds WHERE id = ?`, id).
-			Scan(&cur, &created, &started)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if finished(cur) {
-			return fmt.Errorf("status %s: %w", cur, ErrFinished)
-		}
-		from := started
-		if from == 0 {
-			from = created
-		}
-		duration := max(0, (end-from)/int64(time.Millisecond))
-		var skips []byte
-		if allSkipped(status, results) {
-			skips = appendResultsJSON(make([]byte, 0, 256*len(results)), results)
-		} else if err := putResults(ctx, tx, id, results); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx,
-			`UPDATE builds SET status = ?, error = ?, finished_at = ?, duration_ms = ?, skips = ? WHERE id = ?`,
-			status, errMsg, end, duration, skips, id); err != nil {
+		if err := finishTx(ctx, tx, id, status, errMsg, end, results); err != nil {
 			return err
 		}
 		return db.touch(ctx, tx, now)
@@ -190,6 +183,39 @@ func (db *DB) FinishBuild(ctx context.Context, id, status, errMsg string, at tim
 		return fmt.Errorf("finish build %s: %w", id, err)
 	}
 	return nil
+}
+
+// finishTx records the end of build id in tx, as FinishBuild describes;
+// end is in stored form.
+func finishTx(ctx context.Context, tx *sql.Tx, id, status, errMsg string, end int64, results []PackageResult) error {
+	var cur string
+	var created, started int64
+	err := tx.QueryRowContext(ctx, `SELECT status, created_at, started_at FROM builds WHERE id = ?`, id).
+		Scan(&cur, &created, &started)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if finished(cur) {
+		return fmt.Errorf("status %s: %w", cur, ErrFinished)
+	}
+	from := started
+	if from == 0 {
+		from = created
+	}
+	duration := max(0, (end-from)/int64(time.Millisecond))
+	var skips []byte
+	if allSkipped(status, results) {
+		skips = appendResultsJSON(make([]byte, 0, 256*len(results)), results)
+	} else if err := putResults(ctx, tx, id, results); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx,
+		`UPDATE builds SET status = ?, error = ?, finished_at = ?, duration_ms = ?, skips = ? WHERE id = ?`,
+		status, errMsg, end, duration, skips, id)
+	return err
 }
 
 // checkResults rejects results the store cannot key.

@@ -83,7 +83,9 @@ func TestBuildErrors(t *testing.T) {
 		{"start unknown", db.StartBuild(ctx, "nope", time.Time{}), ErrNotFound},
 		{"finish unknown", db.FinishBuild(ctx, "nope", StatusSuccess, "", time.Time{}, nil), ErrNotFound},
 		{"create without id", db.CreateBuild(ctx, Build{}), ErrInvalid},
-		{"create finished", db.CreateBuild(ctx, Build{ID: "x", Status: StatusSuccess}), ErrInvalid},
+		{"create with unknown status", db.CreateBuild(ctx, Build{ID: "x", Status: "done"}), ErrInvalid},
+		{"create finished with unnamed result", db.CreateBuild(ctx, Build{ID: "y", Status: StatusSuccess,
+			Packages: []PackageResult{{Status: "success"}}}), ErrInvalid},
 		{"finish as running", db.FinishBuild(ctx, "b", StatusRunning, "", time.Time{}, nil), ErrInvalid},
 		{"finish with unnamed result", db.FinishBuild(ctx, "b", StatusSuccess, "", time.Time{},
 			[]PackageResult{{Status: "success"}}), ErrInvalid},
@@ -488,4 +490,52 @@ func TestNoopBuildStoredCompactly(t *testing.T) {
 	got, _, err := db.Builds(ctx, Query{Tier: "full_build"})
 	require.NoError(t, err)
 	assert.Empty(t, got)
+}
+
+// TestCreateFinishedBuild records finished builds in one call and reads
+// them back as CreateBuild then FinishBuild would have left them.
+func TestCreateFinishedBuild(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	ctx := t.Context()
+	started := time.Date(2026, 2, 3, 10, 0, 0, 0, time.UTC)
+	skips := []PackageResult{
+		{Package: "api", Tier: "instant_skip", Status: "success", Reason: `[{"kind":"unchanged_stat"}]`, StartedAt: started},
+		{Package: "ui", Tier: "instant_skip", Status: "success", StartedAt: started},
+	}
+	built := []PackageResult{
+		{Package: "api", Tier: "full_build", Status: "failed", Error: "exit status 2", DurationMs: 40, StartedAt: started},
+	}
+	for _, b := range []Build{
+		{ID: "noop", Status: StatusSuccess, Requester: "key:k1", Targets: []string{"api", "ui"}, CreatedAt: started,
+			FinishedAt: started.Add(3 * time.Millisecond), Packages: skips},
+		{ID: "failed", Status: StatusFailed, Error: "failed: api", CreatedAt: started.Add(time.Second),
+			FinishedAt: started.Add(time.Second + 50*time.Millisecond), Packages: built},
+	} {
+		require.NoError(t, db.CreateBuild(ctx, b))
+		got, err := db.Build(ctx, b.ID)
+		require.NoError(t, err)
+		assert.Equal(t, b.Status, got.Status)
+		assert.Equal(t, b.Error, got.Error)
+		assert.True(t, got.FinishedAt.Equal(b.FinishedAt), "%v", got.FinishedAt)
+		assert.True(t, got.StartedAt.Equal(b.CreatedAt), "a finished build started when it was created")
+		assert.Equal(t, b.FinishedAt.Sub(b.CreatedAt).Milliseconds(), got.DurationMs)
+		require.Len(t, got.Packages, len(b.Packages))
+		for i := range b.Packages {
+			assert.Equal(t, b.Packages[i].Package, got.Packages[i].Package)
+			assert.Equal(t, b.Packages[i].Tier, got.Packages[i].Tier)
+			assert.Equal(t, b.Packages[i].Error, got.Packages[i].Error)
+		}
+		assert.ErrorIs(t, db.FinishBuild(ctx, b.ID, StatusSuccess, "", time.Time{}, nil), ErrFinished)
+		assert.ErrorIs(t, db.CreateBuild(ctx, b), ErrExists)
+	}
+	// both are found by the history's package and tier filters
+	list, _, err := db.Builds(ctx, Query{Package: "ui", Tier: "instant_skip"})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, "noop", list[0].ID)
+	list, _, err = db.Builds(ctx, Query{Package: "api", Status: StatusFailed})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, "failed", list[0].ID)
 }

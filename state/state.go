@@ -144,7 +144,9 @@ type Store interface {
 	// DeletePackageStates removes the states of the named packages; unknown
 	// names are ignored.
 	DeletePackageStates(ctx context.Context, names []string) error
-	// CreateBuild records a new build, queued or running.
+	// CreateBuild records a new build, queued or running; or, given a
+	// final status, a build that already finished, with its results, in
+	// one transaction.
 	CreateBuild(ctx context.Context, b Build) error
 	// StartBuild moves a queued build to running.
 	StartBuild(ctx context.Context, id string, at time.Time) error
