@@ -2,7 +2,7 @@
 // process: the in-process figure the daemon's HTTP builds are compared
 // with. With -watch the engine watches the workspace, as the daemon does.
 //
-//	engnoop -root WS -runs 50 [-watch] [-cpuprofile FILE]
+//	engnoop -root WS -runs 50 [-watch] [-subscribers N] [-cpuprofile FILE]
 package main
 
 import (
@@ -22,14 +22,15 @@ func main() {
 	runs := flag.Int("runs", 50, "timed builds")
 	watch := flag.Bool("watch", false, "watch the workspace, as the daemon does")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed builds to this file")
+	subscribers := flag.Int("subscribers", 0, "event subscribers reading every event, as the daemon's hub and metrics do")
 	flag.Parse()
-	if err := run(*root, *runs, *watch, *cpuprofile); err != nil {
+	if err := run(*root, *runs, *watch, *cpuprofile, *subscribers); err != nil {
 		fmt.Fprintln(os.Stderr, "engnoop:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root string, runs int, watch bool, cpuprofile string) error {
+func run(root string, runs int, watch bool, cpuprofile string, subscribers int) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	e, err := buildnet.Open(ctx, buildnet.Config{Root: root})
@@ -41,6 +42,13 @@ func run(root string, runs int, watch bool, cpuprofile string) error {
 		ready := make(chan struct{})
 		go e.Watch(ctx, buildnet.WatchOptions{OnReady: func() { close(ready) }})
 		<-ready
+	}
+	for range subscribers {
+		sub := e.Subscribe(ctx, 1<<16)
+		go func() {
+			for range sub.Events() {
+			}
+		}()
 	}
 	for range 3 { // warm up; the first build while watching learns the state
 		if _, err := e.Build(ctx, buildnet.Request{}); err != nil {

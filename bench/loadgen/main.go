@@ -46,6 +46,7 @@ type config struct {
 	clients           int
 	requests          int // stop after this many in all; 0 means no limit
 	duration          time.Duration
+	pause             time.Duration // each client's wait between two requests
 	header            http.Header
 }
 
@@ -62,6 +63,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fl.IntVar(&cfg.clients, "c", 8, "concurrent clients")
 	fl.IntVar(&cfg.requests, "n", 0, "stop after this many requests in all (0: run for -d)")
 	fl.DurationVar(&cfg.duration, "d", 5*time.Second, "how long to send requests")
+	fl.DurationVar(&cfg.pause, "pause", 0, "each client's wait between two requests (think time)")
 	fl.Var(&hs, "H", `request header "Name: value" (repeatable)`)
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -144,6 +146,12 @@ func load(ctx context.Context, cfg config) *report {
 					continue
 				}
 				w.lat = append(w.lat, time.Since(t0))
+				if cfg.pause > 0 {
+					select {
+					case <-ctx.Done():
+					case <-time.After(cfg.pause):
+					}
+				}
 			}
 		})
 	}
