@@ -5,7 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
-	"time"
+
+	"github.com/musclemap/buildnet/internal/jsonenc"
 )
 
 // appendResultJSON appends r as PackageResult.MarshalJSON writes it. It
@@ -18,13 +19,13 @@ func appendResultJSON(b []byte, r PackageResult) []byte {
 		reasons, r.Reason = r.Reason, ""
 	}
 	b = append(b, `{"name":`...)
-	b = appendJSONString(b, r.Package)
+	b = jsonenc.AppendString(b, r.Package)
 	if r.Tier != "" {
 		b = append(b, `,"tier":`...)
-		b = appendJSONString(b, r.Tier)
+		b = jsonenc.AppendString(b, r.Tier)
 	}
 	b = append(b, `,"status":`...)
-	b = appendJSONString(b, r.Status)
+	b = jsonenc.AppendString(b, r.Status)
 	if !r.Digest.IsZero() {
 		b = append(b, `,"digest":"`...)
 		b = hex.AppendEncode(b, r.Digest[:])
@@ -34,19 +35,19 @@ func appendResultJSON(b []byte, r PackageResult) []byte {
 	b = strconv.AppendInt(b, r.DurationMs, 10)
 	if r.Error != "" {
 		b = append(b, `,"error":`...)
-		b = appendJSONString(b, r.Error)
+		b = jsonenc.AppendString(b, r.Error)
 	}
 	if r.Reason != "" {
 		b = append(b, `,"reason":`...)
-		b = appendJSONString(b, r.Reason)
+		b = jsonenc.AppendString(b, r.Reason)
 	}
 	if r.CacheSource != "" {
 		b = append(b, `,"cache_source":`...)
-		b = appendJSONString(b, r.CacheSource)
+		b = jsonenc.AppendString(b, r.CacheSource)
 	}
 	if !r.StartedAt.IsZero() {
 		b = append(b, `,"started_at":`...)
-		b = appendJSONTime(b, r.StartedAt)
+		b = jsonenc.AppendTime(b, r.StartedAt)
 	}
 	if r.SavedMs != 0 {
 		b = append(b, `,"saved_ms":`...)
@@ -75,28 +76,4 @@ func appendResultsJSON(b []byte, results []PackageResult) []byte {
 		b = appendResultJSON(b, r)
 	}
 	return append(b, ']')
-}
-
-// appendJSONString appends s quoted as encoding/json quotes it. Strings
-// that need no escaping, which are nearly all of them, are copied as they
-// are; the others go through encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-// appendJSONTime appends t as time.Time.MarshalJSON does.
-func appendJSONTime(b []byte, t time.Time) []byte {
-	// Years outside [0,9999] have no RFC 3339 form: MarshalJSON and
-	// checkResults reject them before they get here.
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
 }

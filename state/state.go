@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/musclemap/buildnet/hash"
+	"github.com/musclemap/buildnet/internal/jsonenc"
 )
 
 var (
@@ -234,7 +235,7 @@ type packageResultJSON PackageResult
 // stores it) as the list itself, under "reasons", so readers get
 // structured reasons rather than JSON inside a string.
 func (r PackageResult) MarshalJSON() ([]byte, error) {
-	if y := r.StartedAt.Year(); !r.StartedAt.IsZero() && (y < 0 || y > 9999) {
+	if y := r.StartedAt.Year(); !r.StartedAt.IsZero() && !jsonenc.TimeOK(r.StartedAt) {
 		return nil, fmt.Errorf("package result %s: started_at year %d outside [0,9999]", r.Package, y)
 	}
 	return appendResultJSON(make([]byte, 0, 256), r), nil
