@@ -489,3 +489,31 @@ func FuzzIsKey(f *testing.F) {
 		}
 	})
 }
+
+// TestSessionRecordsLandInOrder opens sessions, whose records are written
+// in the background, and closes them at once: every record lands, and
+// none is left open in the store.
+func TestSessionRecordsLandInOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	var ids []string
+	for range 20 {
+		resp, body := e.req("GET", "/read", e.keys["build"], "", "Connection", "close")
+		require.Equal(t, 200, resp.StatusCode, body)
+		id := resp.Header.Get(auth.SessionHeader)
+		resp, body = e.req("DELETE", "/sessions/"+id, e.keys["build"], "", auth.SessionHeader, id)
+		require.Equal(t, 200, resp.StatusCode, body)
+		ids = append(ids, id)
+	}
+	resp, body := e.req("GET", "/read", e.keys["read"], "", "Connection", "close")
+	require.Equal(t, 200, resp.StatusCode, body)
+	open := resp.Header.Get(auth.SessionHeader)
+	require.NoError(t, e.svc.Close()) // waits for the records being written
+	recs, err := e.db.Sessions(t.Context())
+	require.NoError(t, err)
+	var stored []string
+	for _, r := range recs {
+		stored = append(stored, r.ID)
+	}
+	assert.Equal(t, []string{open}, stored, "the closed sessions are closed in the store, the open one is there")
+}

@@ -394,7 +394,9 @@ func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 func (s *Service) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	Annotate(r.Context(), "key:"+id, nil)
-	if err := s.store.RevokeKey(r.Context(), id, time.Time{}); err != nil {
+	err := s.store.RevokeKey(r.Context(), id, time.Time{})
+	s.forgetKeys() // refused from now on, not after keyCacheTTL
+	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"id": id, "revoked": true})

@@ -264,6 +264,21 @@ type Service struct {
 	mu       sync.Mutex
 	settings Settings
 	touched  map[string]time.Time // key id → last last-used write
+	keys     map[string]knownKey  // key hash → a recent successful lookup
+}
+
+// keyCacheTTL is how long a successful API key lookup is reused. A key
+// revoked through this daemon is refused at once; one revoked in the
+// database by another process, within keyCacheTTL.
+const keyCacheTTL = 2 * time.Second
+
+// maxKnownKeys bounds the key lookups kept.
+const maxKnownKeys = 1024
+
+// knownKey is a successful API key lookup.
+type knownKey struct {
+	p  Principal
+	at time.Time
 }
 
 // New returns a service over opts.Store, loading the token secret and
@@ -291,7 +306,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	}
 	s := &Service{
 		store: opts.Store, engine: opts.Engine, log: opts.Logger, now: opts.Now, secret: secret,
-		cost: opts.BcryptCost, settingsPath: opts.SettingsPath, settings: st, touched: map[string]time.Time{},
+		cost: opts.BcryptCost, settingsPath: opts.SettingsPath, settings: st, touched: map[string]time.Time{}, keys: map[string]knownKey{},
 	}
 	if s.dummyHash, err = HashPassword("not a password of anyone", s.cost); err != nil {
 		return nil, err
@@ -321,6 +336,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 func (s *Service) Close() error {
 	s.stop()
 	s.wg.Wait()
+	s.sessions.wait()
 	s.audit.Close()
 	return nil
 }
@@ -433,7 +449,16 @@ func (s *Service) keyPrincipal(ctx context.Context, key string) (Principal, erro
 	if !IsKey(key) {
 		return Principal{}, ErrUnknownKey
 	}
-	k, err := s.store.KeyByHash(ctx, HashKey(key))
+	hash := HashKey(key)
+	now := time.Now()
+	s.mu.Lock()
+	known, ok := s.keys[string(hash)]
+	s.mu.Unlock()
+	if ok && now.Sub(known.at) < keyCacheTTL {
+		s.touchKey(ctx, known.p.ID)
+		return known.p, nil
+	}
+	k, err := s.store.KeyByHash(ctx, hash)
 	if errors.Is(err, state.ErrNotFound) {
 		return Principal{}, ErrUnknownKey
 	}
@@ -448,7 +473,21 @@ func (s *Service) keyPrincipal(ctx context.Context, key string) (Principal, erro
 		return Principal{}, err
 	}
 	s.touchKey(ctx, k.ID)
-	return Principal{Kind: "key", ID: k.ID, Name: k.Name, Role: role}, nil
+	p := Principal{Kind: "key", ID: k.ID, Name: k.Name, Role: role}
+	s.mu.Lock()
+	if len(s.keys) >= maxKnownKeys {
+		clear(s.keys)
+	}
+	s.keys[string(hash)] = knownKey{p: p, at: now}
+	s.mu.Unlock()
+	return p, nil
+}
+
+// forgetKeys drops the cached key lookups, after a key changed.
+func (s *Service) forgetKeys() {
+	s.mu.Lock()
+	clear(s.keys)
+	s.mu.Unlock()
 }
 
 // touchKey records a key's use, at most once a minute per key.

@@ -64,12 +64,18 @@ type Sessions struct {
 	active func() []string    // ids of the builds in progress; may be nil
 	cancel func(string) error // cancels a build; may be nil
 
+	writes sync.WaitGroup // records of new sessions being written
+
 	// mu guards the fields below.
 	mu     sync.Mutex
 	idle   time.Duration
 	max    int
 	m      map[string]*session
 	closed map[string]bool // ids closed since start, so their tokens are refused
+	// unwritten holds, for each new session whose record is being
+	// written, a channel closed once it is: later writes about the
+	// session wait for it, so that they land in order.
+	unwritten map[string]chan struct{}
 }
 
 // touchEvery bounds how often a session's last_seen is written.
@@ -77,8 +83,21 @@ const touchEvery = time.Minute
 
 func newSessions(store state.AuthStore, log *slog.Logger, now func() time.Time, idle time.Duration, maxPerActor int) *Sessions {
 	return &Sessions{store: store, log: log, now: now, idle: idle, max: maxPerActor,
-		m: map[string]*session{}, closed: map[string]bool{}}
+		m: map[string]*session{}, closed: map[string]bool{}, unwritten: map[string]chan struct{}{}}
 }
+
+// written waits until the record of new session id is written.
+func (ss *Sessions) written(id string) {
+	ss.mu.Lock()
+	ch := ss.unwritten[id]
+	ss.mu.Unlock()
+	if ch != nil {
+		<-ch
+	}
+}
+
+// wait waits for the records of new sessions being written.
+func (ss *Sessions) wait() { ss.writes.Wait() }
 
 func (ss *Sessions) configure(idle time.Duration, maxPerActor int) {
 	ss.mu.Lock()
@@ -111,7 +130,9 @@ func (ss *Sessions) load(ctx context.Context) error {
 	return nil
 }
 
-// open starts a session for p.
+// open starts a session for p. Its record is written in the background:
+// a request does not wait for it, and every later write about the
+// session (its activity, its close) waits for it.
 func (ss *Sessions) open(ctx context.Context, p Principal, kind, remote string) (string, []string, error) {
 	id, err := newID("s_", 12)
 	if err != nil {
@@ -128,18 +149,28 @@ func (ss *Sessions) open(ctx context.Context, p Principal, kind, remote string) 
 	s := &session{rec: state.Session{ID: id, Actor: actor, Role: p.Role.String(), Kind: kind, Remote: remote,
 		CreatedAt: now, LastSeen: now}, streams: map[*Stream]struct{}{}, persisted: now}
 	ss.m[id] = s
+	done := make(chan struct{})
+	ss.unwritten[id] = done
+	rec := s.rec
 	ss.mu.Unlock()
 	for _, old := range evicted {
+		ss.written(old)
 		if err := ss.store.CloseSession(ctx, old, now); err != nil && !errors.Is(err, state.ErrNotFound) {
 			ss.log.Warn("close evicted session", "session", old, "err", err)
 		}
 	}
-	if err := ss.store.PutSession(ctx, s.rec); err != nil {
-		ss.mu.Lock()
-		delete(ss.m, id)
-		ss.mu.Unlock()
-		return "", nil, err
-	}
+	wctx := context.WithoutCancel(ctx)
+	ss.writes.Go(func() {
+		defer func() {
+			ss.mu.Lock()
+			delete(ss.unwritten, id)
+			ss.mu.Unlock()
+			close(done)
+		}()
+		if err := ss.store.PutSession(wctx, rec); err != nil {
+			ss.log.Error("record session", "session", id, "err", err)
+		}
+	})
 	return id, evicted, nil
 }
 
@@ -223,6 +254,7 @@ func (ss *Sessions) acquire(ctx context.Context, id, actor string) bool {
 	rec := s.rec
 	ss.mu.Unlock()
 	if persist {
+		ss.written(id)
 		if err := ss.store.PutSession(ctx, rec); err != nil {
 			ss.log.Warn("record session activity", "session", id, "err", err)
 		}
@@ -366,6 +398,7 @@ func (ss *Sessions) closeSession(ctx context.Context, id string, cancelBuilds bo
 			}
 		}
 	}
+	ss.written(id)
 	if err := ss.store.CloseSession(ctx, id, ss.now()); err != nil && !errors.Is(err, state.ErrNotFound) {
 		return info, err
 	}

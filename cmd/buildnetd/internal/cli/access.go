@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,7 +110,7 @@ func cmdKey(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	db, _, err := c.openState(ctx, env)
+	db, root, err := c.openState(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -156,10 +158,19 @@ func cmdKey(ctx context.Context, args []string, env Env) error {
 		if len(pos) != 1 {
 			return usageErr("key revoke: want the key's id (see `buildnetd key list`)")
 		}
-		if err := db.RevokeKey(ctx, pos[0], time.Time{}); err != nil {
-			return accessErr(err)
+		if cl := c.daemon(ctx, root); cl != nil {
+			// The daemon serving the workspace revokes it, so that it
+			// refuses the key at once: it reuses a key lookup for a
+			// moment, and would not see the database change before.
+			if err := cl.do(ctx, http.MethodDelete, "/keys/"+url.PathEscape(pos[0]), nil, nil); err != nil {
+				return err
+			}
+		} else {
+			if err := db.RevokeKey(ctx, pos[0], time.Time{}); err != nil {
+				return accessErr(err)
+			}
+			recordLocal(ctx, db, env, auth.ActionKeyRevoke, "key:"+pos[0], map[string]any{"via": "cli"})
 		}
-		recordLocal(ctx, db, env, auth.ActionKeyRevoke, "key:"+pos[0], map[string]any{"via": "cli"})
 		if c.json {
 			writeJSON(env.Stdout, map[string]any{"id": pos[0], "revoked": true})
 			return nil

@@ -67,9 +67,23 @@ func TestKeyCommandsWithARunningDaemon(t *testing.T) {
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "local-admin", "the daemon's admin key")
 
-	code, out, _ = runIn(t, "", "key", "revoke", k.ID, "--root", root, "--json")
+	code, out, _ = runIn(t, "", "key", "revoke", k.ID, "--root", root, "--addr", d.addr, "--json")
 	require.Equal(t, 0, code, out)
-	assert.Equal(t, http.StatusUnauthorized, keyStatus(t, d, k.Key), "revoked while the daemon runs")
+	assert.Equal(t, http.StatusUnauthorized, keyStatus(t, d, k.Key), "revoked through the daemon: refused at once")
+
+	// Revoked in the database alone (no daemon at --addr), a key the
+	// daemon just saw is refused within a moment.
+	code, out, _ = runIn(t, "", "key", "create", "--root", root, "--name", "ci2", "--role", "build", "--json")
+	require.Equal(t, 0, code, out)
+	require.NoError(t, json.Unmarshal([]byte(out), &k))
+	require.Equal(t, http.StatusOK, keyStatus(t, d, k.Key))
+	code, out, _ = runIn(t, "", "key", "revoke", k.ID, "--root", root, "--addr", "127.0.0.1:1", "--json")
+	require.Equal(t, 0, code, out)
+	deadline := time.Now().Add(10 * time.Second)
+	for keyStatus(t, d, k.Key) != http.StatusUnauthorized {
+		require.True(t, time.Now().Before(deadline), "a key revoked in the database is still accepted")
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	code, out, _ = runIn(t, "", "key", "create", "--root", root, "--name", "x", "--role", "root", "--json")
 	assert.Equal(t, 2, code)
