@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -168,35 +169,29 @@ func buildLocal(ctx context.Context, e *buildnet.Engine, req buildnet.Request, o
 // the daemon's event stream. Interrupting the command cancels the build
 // there.
 func buildRemote(ctx context.Context, cl *client, req buildnet.Request, out *reporter) (*buildnet.BuildResult, error) {
-	types := []string{string(buildnet.EventBuildStart), string(buildnet.EventPackageStart),
-		string(buildnet.EventPackageComplete), string(buildnet.EventBuildComplete)}
+	types := []string{string(buildnet.EventBuildStart), string(buildnet.EventPackageComplete), string(buildnet.EventBuildComplete)}
 	if out.verbose && out.human {
 		types = append(types, string(buildnet.EventPackageOutput))
+	}
+	if out.tty {
+		types = append(types, string(buildnet.EventPackageStart)) // for the progress line
 	}
 	// Following outlives ctx: after an interrupt the command still waits
 	// for the daemon to report the cancelled build.
 	follow := context.WithoutCancel(ctx)
-	// Subscribe first, so that none of the build's events is missed.
-	stream, err := cl.subscribe(follow, types)
+	id, stream, err := cl.startBuild(follow, buildBody(req), types)
 	if err != nil {
 		return nil, err
 	}
 	defer stream.close()
-	body := buildBody(req)
-	var started struct {
-		ID string `json:"id"`
-	}
-	if err := cl.do(ctx, http.MethodPost, "/build", body, &started); err != nil {
-		return nil, err
-	}
 	stop := context.AfterFunc(ctx, func() {
 		cctx, cancel := context.WithTimeout(follow, 10*time.Second)
 		defer cancel()
-		_ = cl.do(cctx, http.MethodPost, "/builds/"+url.PathEscape(started.ID)+"/cancel", nil, nil)
+		_ = cl.do(cctx, http.MethodPost, "/builds/"+url.PathEscape(id)+"/cancel", nil, nil)
 	})
 	defer stop()
-	return out.follow(started.ID, stream.events, stream.dead, func() (*buildnet.BuildResult, error) {
-		return nil, fmt.Errorf("build %s on the daemon at %s: %w", started.ID, cl.base, stream.err)
+	return out.follow(id, stream.events, stream.dead, func() (*buildnet.BuildResult, error) {
+		return nil, fmt.Errorf("build %s on the daemon at %s: %w", id, cl.base, stream.err)
 	})
 }
 
@@ -226,9 +221,12 @@ func packageAt(root string, ws buildnet.Workspace, dir string) string {
 	return best
 }
 
-// reporter prints a build's progress for people.
+// reporter prints a build's progress for people. Lines are buffered
+// while more events are queued and written when the queue runs dry: a
+// burst of hundreds of packages costs a few writes, and a line still
+// appears as soon as nothing follows it at once.
 type reporter struct {
-	w        io.Writer
+	w        *bufio.Writer
 	tty      bool // colours and a live progress line
 	human    bool
 	verbose  bool
@@ -238,8 +236,11 @@ type reporter struct {
 }
 
 func newReporter(w io.Writer, tty, human, verbose bool) *reporter {
-	return &reporter{w: w, tty: tty, human: human, verbose: verbose}
+	return &reporter{w: bufio.NewWriterSize(w, 32<<10), tty: tty, human: human, verbose: verbose}
 }
+
+// flush writes what the reporter buffered.
+func (r *reporter) flush() { _ = r.w.Flush() }
 
 const (
 	ansiReset  = "\x1b[0m"
@@ -262,6 +263,7 @@ func (r *reporter) color(c, s string) string {
 // or until done is closed (then result gives the outcome), and returns
 // the build's result.
 func (r *reporter) follow(id string, events <-chan buildnet.Event, done <-chan struct{}, result func() (*buildnet.BuildResult, error)) (*buildnet.BuildResult, error) {
+	defer r.flush()
 	var ticker <-chan time.Time
 	if r.tty {
 		t := time.NewTicker(100 * time.Millisecond)
@@ -288,8 +290,12 @@ func (r *reporter) follow(id string, events <-chan buildnet.Event, done <-chan s
 				finish()
 				return ev.Result, nil
 			}
+			if len(events) == 0 {
+				r.flush()
+			}
 		case <-ticker:
 			r.progress()
+			r.flush()
 		case <-done:
 			// Drain what is already queued so no package line is lost.
 			for drained := false; !drained && events != nil; {
@@ -401,6 +407,7 @@ func (r *reporter) summary(res *buildnet.BuildResult) {
 		}
 	}
 	fmt.Fprintln(r.w, summaryLine(res))
+	r.flush()
 }
 
 // summaryLine reads like "12 packages: 10 instant_skip, 1 cache_restore,

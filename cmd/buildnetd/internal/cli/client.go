@@ -200,19 +200,45 @@ type eventStream struct {
 // maxReconnects bounds consecutive failed reconnections.
 const maxReconnects = 5
 
-// subscribe opens the event stream and returns once the daemon confirmed
-// the subscription: every event published after that is delivered.
-func (cl *client) subscribe(ctx context.Context, types []string) (*eventStream, error) {
-	ctx, cancel := context.WithCancel(ctx)
+// startBuild starts a build with POST /build?stream=true and returns its
+// id and the stream of its events, read from the answer; if the answer
+// breaks before the build ends, the stream goes on from /events with the
+// last event seen, so nothing is lost while the daemon's buffer holds it.
+// One request both starts the build and subscribes to it.
+func (cl *client) startBuild(ctx context.Context, body any, types []string) (string, *eventStream, error) {
 	q := "?types=" + url.QueryEscape(strings.Join(types, ","))
-	br, body, err := cl.openEvents(ctx, q, "")
+	data, err := json.Marshal(body)
+	if err != nil {
+		return "", nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cl.base+"/build"+q+"&stream=true", bytes.NewReader(data))
 	if err != nil {
 		cancel()
-		return nil, err
+		return "", nil, err
 	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	cl.authorize(req)
+	resp, err := cl.http.Do(req)
+	if err != nil {
+		cancel()
+		return "", nil, fmt.Errorf("daemon at %s: %w", cl.base, err)
+	}
+	id := resp.Header.Get("X-Build-ID")
+	if resp.StatusCode != http.StatusOK || id == "" {
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		if resp.StatusCode == http.StatusOK {
+			return "", nil, fmt.Errorf("daemon at %s: POST /build?stream=true: no X-Build-ID in the answer", cl.base)
+		}
+		return "", nil, daemonError(resp.StatusCode, data)
+	}
+	br := bufio.NewReaderSize(resp.Body, 64<<10)
 	s := &eventStream{events: make(chan buildnet.Event, 1024), dead: make(chan struct{}), cancel: cancel}
-	s.wg.Go(func() { s.run(ctx, cl, q, br, body) })
-	return s, nil
+	s.wg.Go(func() { s.run(ctx, cl, q, br, resp.Body) })
+	return id, s, nil
 }
 
 // close ends the stream and waits for its reader.

@@ -489,3 +489,58 @@ func TestSSEKeepAlivePings(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildStream starts a build with POST /build?stream=true and reads
+// its events, and only its events, from the answer.
+func TestBuildStream(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{})
+	defer f.release()
+	f.postJSON("/build/gate", "", http.StatusAccepted, nil) // another build's events go by meanwhile
+
+	resp, err := testClient.Post(f.url+"/build/api?stream=true&types=build:start,package:complete,build:complete", "application/json", nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	id := resp.Header.Get("X-Build-ID")
+	require.NotEmpty(t, id)
+	body, err := io.ReadAll(resp.Body) // the answer ends with the build
+	require.NoError(t, err)
+	var evs []buildnet.Event
+	for frame := range strings.SplitSeq(string(body), "\n\n") {
+		for line := range strings.SplitSeq(frame, "\n") {
+			if data, ok := strings.CutPrefix(line, "data: "); ok {
+				var ev buildnet.Event
+				require.NoError(t, json.Unmarshal([]byte(data), &ev))
+				evs = append(evs, ev)
+			}
+		}
+	}
+	require.Len(t, evs, 4, "%s", body)
+	assert.Equal(t, []string{"build:start", "package:complete", "package:complete", "build:complete"},
+		[]string{string(evs[0].Type), string(evs[1].Type), string(evs[2].Type), string(evs[3].Type)})
+	for _, ev := range evs {
+		assert.Equal(t, id, ev.BuildID)
+	}
+	assert.Equal(t, []string{"core", "api"}, []string{evs[1].Package, evs[2].Package})
+	require.NotNil(t, evs[3].Result)
+	assert.Equal(t, id, evs[3].Result.ID)
+	assert.Equal(t, buildnet.StatusSuccess, evs[3].Result.Status)
+	triggers := f.audit("action=build.trigger&q=" + id)
+	require.Len(t, triggers, 1, "the trigger is audited before the answer ends")
+
+	// Errors come before the stream, as JSON.
+	resp, err = testClient.Post(f.url+"/build/apx?stream=true", "application/json", nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	var e apiError
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+	assert.Equal(t, "unknown_package", e.Error.Code)
+	assert.Contains(t, e.Error.Suggestions, "api")
+	resp, err = testClient.Post(f.url+"/build/api?stream=maybe", "application/json", nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+}

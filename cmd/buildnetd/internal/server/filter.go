@@ -15,6 +15,7 @@ type filter struct {
 	xtypes map[buildnet.EventType]bool // types unsubscribed from "every type"
 	pkgs   map[string]bool             // nil: every package
 	xpkgs  map[string]bool
+	build  string // "": every build; else only that build's events
 }
 
 // parseList splits comma-separated query values, dropping empty items.
@@ -32,7 +33,7 @@ func parseList(values []string) []string {
 
 func (f *filter) clone() *filter {
 	return &filter{off: f.off, types: maps.Clone(f.types), xtypes: maps.Clone(f.xtypes),
-		pkgs: maps.Clone(f.pkgs), xpkgs: maps.Clone(f.xpkgs)}
+		pkgs: maps.Clone(f.pkgs), xpkgs: maps.Clone(f.xpkgs), build: f.build}
 }
 
 // subscribe returns f widened to types and packages; empty lists mean
@@ -102,7 +103,7 @@ func (f *filter) match(ev *buildnet.Event) bool {
 	if f.off {
 		return false
 	}
-	if f.xtypes[ev.Type] || (f.types != nil && !f.types[ev.Type]) {
+	if f.xtypes[ev.Type] || (f.types != nil && !f.types[ev.Type]) || (f.build != "" && ev.BuildID != f.build) {
 		return false
 	}
 	if f.pkgs == nil && len(f.xpkgs) == 0 {

@@ -26,14 +26,18 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// statusResponse is the body of GET /status.
-type statusResponse struct {
-	Version      string                   `json:"version"`
-	StartedAt    time.Time                `json:"started_at"`
-	UptimeS      float64                  `json:"uptime_s"`
-	Workspace    string                   `json:"workspace"`
-	Concurrency  int                      `json:"concurrency"`
-	Packages     []buildnet.PackageStatus `json:"packages"`
+// GET /status is statusHead, then "packages" (a []buildnet.PackageStatus
+// encoded once per refresh of the status cache), then statusTail: the
+// largest part of the answer is not encoded again for every request.
+type statusHead struct {
+	Version     string    `json:"version"`
+	StartedAt   time.Time `json:"started_at"`
+	UptimeS     float64   `json:"uptime_s"`
+	Workspace   string    `json:"workspace"`
+	Concurrency int       `json:"concurrency"`
+}
+
+type statusTail struct {
 	ActiveBuilds []activeBuild            `json:"active_builds"`
 	Queue        []buildnet.QueuedPackage `json:"queue"`
 	Cache        cache.Stats              `json:"cache"`
@@ -48,39 +52,46 @@ type statusResponse struct {
 type statusCache struct {
 	// mu guards the fields below; it is held while refreshing, so
 	// concurrent callers share one refresh.
-	mu  sync.Mutex
-	at  time.Time
-	gen uint64
-	st  *buildnet.EngineStatus
-	cs  cache.Stats
+	mu       sync.Mutex
+	at       time.Time
+	gen      uint64
+	st       *buildnet.EngineStatus
+	pkgsJSON json.RawMessage // st.Packages
+	cs       cache.Stats
 }
 
 // statusMaxAge bounds how stale /status may be about changes made by
 // other processes on the same workspace.
 const statusMaxAge = time.Second
 
-func (s *Server) engineStatus(ctx context.Context) (*buildnet.EngineStatus, cache.Stats, error) {
+// engineStatus returns the engine's status, its packages encoded as
+// JSON, and the cache's stats.
+func (s *Server) engineStatus(ctx context.Context) (*buildnet.EngineStatus, json.RawMessage, cache.Stats, error) {
 	c := &s.status
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	gen := s.hub.generation()
 	if c.st != nil && c.gen == gen && time.Since(c.at) < statusMaxAge {
-		return c.st, c.cs, nil
+		return c.st, c.pkgsJSON, c.cs, nil
 	}
 	st, err := s.e.Status(ctx)
 	if err != nil {
-		return nil, cache.Stats{}, err
+		return nil, nil, cache.Stats{}, err
 	}
 	cs, err := s.e.CacheStats(ctx)
 	if err != nil {
-		return nil, cache.Stats{}, err
+		return nil, nil, cache.Stats{}, err
 	}
-	c.st, c.cs, c.gen, c.at = st, cs, gen, time.Now()
-	return st, cs, nil
+	pkgs, err := json.Marshal(st.Packages)
+	if err != nil {
+		return nil, nil, cache.Stats{}, err
+	}
+	c.st, c.pkgsJSON, c.cs, c.gen, c.at = st, pkgs, cs, gen, time.Now()
+	return st, pkgs, cs, nil
 }
 
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
-	st, cs, err := s.engineStatus(r.Context())
+	st, pkgs, cs, err := s.engineStatus(r.Context())
 	if err != nil {
 		return err
 	}
@@ -92,11 +103,21 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	if queue == nil {
 		queue = []buildnet.QueuedPackage{}
 	}
-	return writeJSON(w, http.StatusOK, statusResponse{
-		Version: s.opts.Version, StartedAt: s.started, UptimeS: time.Since(s.started).Seconds(),
-		Workspace: st.Root, Concurrency: st.Concurrency, Packages: st.Packages,
-		ActiveBuilds: active, Queue: queue, Cache: cs, Host: s.hostStats(), Caller: s.describe(r),
-	})
+	head, err := json.Marshal(statusHead{Version: s.opts.Version, StartedAt: s.started, UptimeS: time.Since(s.started).Seconds(),
+		Workspace: st.Root, Concurrency: st.Concurrency})
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	tail, err := json.Marshal(statusTail{ActiveBuilds: active, Queue: queue, Cache: cs, Host: s.hostStats(), Caller: s.describe(r)})
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	b := make([]byte, 0, len(head)+len(pkgs)+len(tail)+16)
+	b = append(append(b, head[:len(head)-1]...), `,"packages":`...)
+	b = append(append(append(b, pkgs...), ','), tail[1:]...)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // activeBuilds describes the engine's running builds, from the hub's live
@@ -176,6 +197,10 @@ func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	stream, err := boolParam(r, "stream")
+	if err != nil {
+		return err
+	}
 	var body buildBody
 	if err := decodeBody(r, &body); err != nil {
 		return err
@@ -202,6 +227,14 @@ func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeJSON(w, http.StatusOK, res)
 	}
+	var bs *buildStream
+	if stream {
+		// Subscribed before the build starts: none of its events is missed.
+		if bs, err = s.openBuildStream(w, r); err != nil {
+			return err
+		}
+		defer s.closeBuildStream(bs)
+	}
 	run, err := s.e.StartBuild(req)
 	if err != nil {
 		auth.Annotate(r.Context(), "", map[string]any{"packages": body.Packages, "error": err.Error()})
@@ -210,6 +243,9 @@ func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) error {
 	s.auth.Sessions().AddBuild(c.Session, run.ID())
 	auth.Annotate(r.Context(), run.ID(), map[string]any{"packages": body.Packages, "force": body.Force, "priority": int(body.Priority)})
 	s.log.Info("build started", "build", run.ID(), "requester", requester, "session", c.Session, "packages", body.Packages, "force", body.Force, "remote", r.RemoteAddr)
+	if stream {
+		return s.streamBuild(w, r, run, bs)
+	}
 	if !wait {
 		return writeJSON(w, http.StatusAccepted, map[string]string{"id": run.ID(), "status": string(buildnet.StatusRunning)})
 	}

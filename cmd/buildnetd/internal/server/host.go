@@ -19,12 +19,31 @@ type hostStats struct {
 	Goroutines        int     `json:"goroutines"`
 }
 
+// hostMaxAge is how long a reading of the host is reused: panels poll
+// /status, and reading /proc for each of them would cost more than the
+// rest of the answer.
+const hostMaxAge = time.Second
+
+// hostReading is the last reading of the host.
+type hostReading struct {
+	mu sync.Mutex
+	at time.Time
+	v  hostStats
+}
+
 func (s *Server) hostStats() hostStats {
+	c := s.host
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < hostMaxAge {
+		return c.v
+	}
 	h := hostStats{CPUPercent: s.hostCPU.percent(), Goroutines: runtime.NumGoroutine()}
 	h.Load1 = load1()
 	h.MemTotalBytes, h.MemAvailableBytes = memInfo()
 	h.DiskTotalBytes, h.DiskFreeBytes = diskSpace(s.e.Root())
 	h.RSSBytes = rss()
+	c.v, c.at = h, time.Now()
 	return h
 }
 

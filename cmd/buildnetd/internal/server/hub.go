@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,7 +40,7 @@ type hubEvent struct {
 
 func (he *hubEvent) encode() {
 	he.once.Do(func() {
-		data, err := json.Marshal(he.ev)
+		data, err := appendEventJSON(make([]byte, 0, 512), &he.ev)
 		if err != nil {
 			he.log.Error("encode event", "seq", he.ev.Seq, "type", string(he.ev.Type), "err", err)
 			return
@@ -64,13 +63,16 @@ func (he *hubEvent) sseFrame() []byte {
 	return he.frame
 }
 
-// client is one SSE or WebSocket consumer.
+// client is one SSE or WebSocket consumer. It reads the hub's ring from
+// its own position: the hub never waits for it and never copies an event
+// to it, and a client that is busy writing takes every event that arrived
+// meanwhile in one go.
 type client struct {
 	id     uint64
 	kind   string // sse or ws
 	remote string
 	filter atomic.Pointer[filter]
-	ch     chan *hubEvent
+	pos    uint64        // position of the next event to read; guarded by hub.mu
 	done   chan struct{} // closed when the client is removed or dropped
 	kick   func()        // aborts a write blocked on the client; may be nil
 	reason error         // why it was dropped; written before done closes
@@ -89,8 +91,10 @@ type liveBuild struct {
 }
 
 // hub fans the engine's events out to clients without ever waiting for
-// one: it holds the newest events in a ring for replay, gives each client
-// a bounded queue, and drops a client whose queue is full.
+// one: it holds the newest events in a ring, which clients read from their
+// own positions (and replay from), wakes the waiting clients once per
+// burst of events, and drops a client that falls more than its queue
+// behind.
 type hub struct {
 	log    *slog.Logger
 	queue  int
@@ -101,7 +105,9 @@ type hub struct {
 	mu      sync.Mutex
 	ring    []*hubEvent // circular; head is the oldest of n events
 	head, n int
-	last    uint64 // seq of the newest event
+	total   uint64        // events dispatched so far: the position of the next one
+	notify  chan struct{} // closed, and replaced, when events arrive
+	last    uint64        // seq of the newest event
 	nextID  uint64
 	clients map[*client]struct{}
 	ended   error  // why the hub stopped; nil while it runs
@@ -115,6 +121,10 @@ func newHub(e *buildnet.Engine, log *slog.Logger, size, queue int) *hub {
 	h := &hub{
 		log: log, queue: queue, cancel: cancel,
 		ring: make([]*hubEvent, size), clients: map[*client]struct{}{}, builds: map[string]*liveBuild{},
+		notify: make(chan struct{}),
+	}
+	if h.queue <= 0 || h.queue > size {
+		h.queue = size // a client cannot lag more than the ring holds
 	}
 	// Subscribe before returning so that no event published after New
 	// is missed.
@@ -124,9 +134,25 @@ func newHub(e *buildnet.Engine, log *slog.Logger, size, queue int) *hub {
 }
 
 func (h *hub) run(ctx context.Context, e *buildnet.Engine, sub *buildnet.Subscription) {
+	batch := make([]buildnet.Event, 0, maxBatch)
 	for {
 		for ev := range sub.Events() {
-			h.dispatch(ev)
+			// Take the burst that is already queued, and wake the clients
+			// once for all of it.
+			batch = append(batch[:0], ev)
+		more:
+			for len(batch) < maxBatch {
+				select {
+				case ev, ok := <-sub.Events():
+					if !ok {
+						break more
+					}
+					batch = append(batch, ev)
+				default:
+					break more
+				}
+			}
+			h.dispatch(batch)
 		}
 		err := sub.Err()
 		if ctx.Err() != nil || err == nil || errors.Is(err, buildnet.ErrClosed) {
@@ -163,31 +189,34 @@ func (h *hub) end(err error) {
 	}
 }
 
-func (h *hub) dispatch(ev buildnet.Event) {
-	he := &hubEvent{ev: ev, log: h.log}
+// dispatch adds evs to the ring, drops the clients now too far behind,
+// and wakes the others.
+func (h *hub) dispatch(evs []buildnet.Event) {
 	var dropped []*client
 	h.mu.Lock()
-	h.track(&he.ev)
-	h.ring[(h.head+h.n)%len(h.ring)] = he
-	if h.n < len(h.ring) {
-		h.n++
-	} else {
-		h.head = (h.head + 1) % len(h.ring)
-	}
-	h.last = ev.Seq
-	for c := range h.clients {
-		if !c.filter.Load().match(&he.ev) {
-			continue
+	for _, ev := range evs {
+		he := &hubEvent{ev: ev, log: h.log}
+		h.track(&he.ev)
+		h.ring[(h.head+h.n)%len(h.ring)] = he
+		if h.n < len(h.ring) {
+			h.n++
+		} else {
+			h.head = (h.head + 1) % len(h.ring)
 		}
-		select {
-		case c.ch <- he:
-		default:
+		h.total++
+		h.last = ev.Seq
+	}
+	for c := range h.clients {
+		if h.total-c.pos > uint64(h.queue) {
 			h.dropped++
-			h.removeLocked(c, fmt.Errorf("%w: %d events queued unread", errSlowClient, cap(c.ch)))
+			h.removeLocked(c, fmt.Errorf("%w: %d events queued unread", errSlowClient, h.total-c.pos))
 			dropped = append(dropped, c)
 		}
 	}
+	wake := h.notify
+	h.notify = make(chan struct{})
 	h.mu.Unlock()
+	close(wake)
 	for _, c := range dropped {
 		h.log.Warn("event client dropped", "client", c.id, "kind", c.kind, "remote", c.remote, "reason", c.reason)
 		if c.kick != nil {
@@ -196,40 +225,64 @@ func (h *hub) dispatch(ev buildnet.Event) {
 	}
 }
 
-// subscribe registers a client. With replay, it also returns the events
-// after seq after still in the ring (all of them when after is newer
-// than the newest event: the daemon restarted) and how many newer events
-// the ring no longer holds.
-func (h *hub) subscribe(kind, remote string, f *filter, replay bool, after uint64, kick func()) (c *client, backlog []*hubEvent, missed uint64, err error) {
+// subscribe registers a client, which reads the events dispatched from
+// now on with next. With replay, it reads first the events after seq
+// after that the ring still holds (all of them when after is newer than
+// the newest event: the daemon restarted); missed is how many newer
+// events the ring no longer holds.
+func (h *hub) subscribe(kind, remote string, f *filter, replay bool, after uint64, kick func()) (c *client, missed uint64, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.ended != nil {
-		return nil, nil, 0, h.ended
+		return nil, 0, h.ended
 	}
 	h.nextID++
-	c = &client{id: h.nextID, kind: kind, remote: remote, ch: make(chan *hubEvent, h.queue), done: make(chan struct{}), kick: kick}
+	c = &client{id: h.nextID, kind: kind, remote: remote, pos: h.total, done: make(chan struct{}), kick: kick}
 	c.filter.Store(f)
 	if replay {
 		if after > h.last {
 			after = 0
 		}
-		first := true
 		for i := range h.n {
 			he := h.ring[(h.head+i)%len(h.ring)]
 			if he.ev.Seq <= after {
 				continue
 			}
-			if first && he.ev.Seq > after+1 {
+			if he.ev.Seq > after+1 {
 				missed = he.ev.Seq - after - 1
 			}
-			first = false
-			if f.match(&he.ev) {
-				backlog = append(backlog, he)
-			}
+			c.pos = h.total - uint64(h.n-i)
+			break
 		}
 	}
 	h.clients[c] = struct{}{}
-	return c, backlog, missed, nil
+	return c, missed, nil
+}
+
+// next returns up to limit of c's next events that pass its filter,
+// appended to buf. When there is none yet it returns a channel closed
+// when more arrive; for a removed client it returns neither.
+func (h *hub) next(c *client, buf []*hubEvent, limit int) ([]*hubEvent, <-chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.clients[c]; !ok {
+		return buf, nil
+	}
+	f := c.filter.Load()
+	oldest := h.total - uint64(h.n)
+	c.pos = max(c.pos, oldest)
+	start := len(buf)
+	for c.pos < h.total && len(buf)-start < limit {
+		he := h.ring[(h.head+int(c.pos-oldest))%len(h.ring)]
+		c.pos++
+		if f.match(&he.ev) {
+			buf = append(buf, he)
+		}
+	}
+	if len(buf) == start {
+		return buf, h.notify
+	}
+	return buf, nil
 }
 
 // remove ends c; it is a no-op for a client already removed.

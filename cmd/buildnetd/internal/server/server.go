@@ -94,6 +94,7 @@ type Server struct {
 	cop     http.CrossOriginProtection
 	started time.Time
 	hostCPU *cpuSampler
+	host    *hostReading
 	status  statusCache
 	obs     *observability // metrics and alerts
 
@@ -144,7 +145,7 @@ func New(e *buildnet.Engine, opts Options) *Server {
 	}
 	s := &Server{
 		e: e, opts: opts, log: opts.Logger, started: time.Now(),
-		draining: make(chan struct{}), stopping: make(chan struct{}), hostCPU: newCPUSampler(),
+		draining: make(chan struct{}), stopping: make(chan struct{}), hostCPU: newCPUSampler(), host: &hostReading{},
 	}
 	s.hub = newHub(e, s.log, opts.EventBuffer, opts.ClientBuffer)
 	s.setupObservability()

@@ -30,32 +30,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	rc := http.NewResponseController(w)
-	// A client that stops reading blocks a write until the hub drops it:
-	// the kick makes that write fail at once. It must not touch the
-	// connection once this handler has returned and the connection may
-	// serve another request.
-	var (
-		kickMu sync.Mutex
-		live   = true
-	)
-	kick := func() {
-		kickMu.Lock()
-		defer kickMu.Unlock()
-		if live {
-			_ = rc.SetWriteDeadline(time.Now())
-		}
-	}
-	defer func() {
-		kickMu.Lock()
-		live = false
-		kickMu.Unlock()
-	}()
-	c, backlog, missed, err := s.hub.subscribe("sse", r.RemoteAddr, f, last != "", after, kick)
+	k := &kicker{rc: rc, live: true}
+	defer k.stop()
+	c, missed, err := s.hub.subscribe("sse", r.RemoteAddr, f, last != "", after, k.kick)
 	if err != nil {
 		return errorf(http.StatusServiceUnavailable, codeUnavailable, "event stream closed: %s", err)
 	}
 	defer s.hub.remove(c)
-	s.log.Debug("event client connected", "client", c.id, "kind", "sse", "remote", r.RemoteAddr, "replayed", len(backlog))
+	s.log.Debug("event client connected", "client", c.id, "kind", "sse", "remote", r.RemoteAddr, "resumed", last != "")
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -71,46 +53,40 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	for _, he := range backlog {
-		if err := writeSSE(w, he); err != nil {
-			return nil
-		}
-	}
 	if err := rc.Flush(); err != nil {
 		return nil
 	}
 	ping := time.NewTicker(s.opts.PingInterval)
 	defer ping.Stop()
+	buf := make([]*hubEvent, 0, maxBatch)
+	var out []byte
 	for {
 		var err error
-		select {
-		case he := <-c.ch:
-			err = writeSSE(w, he)
-			for i := 0; err == nil && i < maxBatch; i++ {
-				select {
-				case he = <-c.ch:
-					err = writeSSE(w, he)
-				default:
-					i = maxBatch
-				}
-			}
-		case <-ping.C:
-			_, err = fmt.Fprint(w, ": ping\n\n")
-		case <-c.done:
-			return nil // dropped (the hub logged why) or the engine closed
-		case <-r.Context().Done():
-			return nil
-		case <-s.stopping:
-			// Send what is queued (the last builds' ends), then stop.
-			for {
-				select {
-				case he := <-c.ch:
-					if err := writeSSE(w, he); err != nil {
+		evs, wake := s.hub.next(c, buf[:0], maxBatch)
+		if len(evs) > 0 {
+			out = appendFrames(out[:0], evs)
+			_, err = w.Write(out)
+		} else {
+			select {
+			case <-wake:
+				continue
+			case <-ping.C:
+				_, err = fmt.Fprint(w, ": ping\n\n")
+			case <-c.done:
+				return nil // dropped (the hub logged why) or the engine closed
+			case <-r.Context().Done():
+				return nil
+			case <-s.stopping:
+				// What arrived is sent (the last builds' ends); then stop.
+				for {
+					evs, _ := s.hub.next(c, buf[:0], maxBatch)
+					if len(evs) == 0 {
+						_ = rc.Flush()
 						return nil
 					}
-				default:
-					_ = rc.Flush()
-					return nil
+					if _, err := w.Write(appendFrames(out[:0], evs)); err != nil {
+						return nil
+					}
 				}
 			}
 		}
@@ -124,7 +100,37 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-func writeSSE(w http.ResponseWriter, he *hubEvent) error {
-	_, err := w.Write(he.sseFrame()) // nothing for an event that cannot be encoded
-	return err
+// kicker aborts a write blocked on a client that stopped reading, so
+// that the hub's dropping it takes effect at once. It must not touch the
+// connection once the handler has returned and the connection may serve
+// another request: the handler calls stop before it returns.
+type kicker struct {
+	rc   *http.ResponseController
+	mu   sync.Mutex
+	live bool
+}
+
+func (k *kicker) kick() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.live {
+		_ = k.rc.SetWriteDeadline(time.Now())
+	}
+}
+
+func (k *kicker) stop() {
+	k.mu.Lock()
+	k.live = false
+	k.mu.Unlock()
+}
+
+// appendFrames appends the SSE messages of evs to b (nothing for an
+// event that cannot be encoded). A batch goes out in one write: one
+// system call per client and batch rather than several per event is what
+// lets hundreds of streams follow a build.
+func appendFrames(b []byte, evs []*hubEvent) []byte {
+	for _, he := range evs {
+		b = append(b, he.sseFrame()...)
+	}
+	return b
 }

@@ -74,7 +74,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) error {
 	session := who.Session
 	remote := r.RemoteAddr
 
-	c, _, _, err := s.hub.subscribe("ws", remote, &filter{off: true}, false, 0, func() { conn.CloseNow() })
+	c, _, err := s.hub.subscribe("ws", remote, &filter{off: true}, false, 0, func() { conn.CloseNow() })
 	if err != nil {
 		conn.Close(websocket.StatusGoingAway, "event stream closed")
 		return nil
@@ -127,41 +127,76 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) error {
 	if err := write(hello); err != nil {
 		return nil
 	}
+	buf := make([]*hubEvent, 0, maxBatch)
 	for {
 		var err error
+		// Replies first, so that a busy event stream never holds them up.
 		select {
-		case he := <-c.ch:
-			err = write(eventMessage(he))
 		case b := <-replies:
 			err = write(b)
-		case <-c.done:
-			if c.reason != nil {
-				conn.Close(websocket.StatusPolicyViolation, "too slow: events dropped")
-			} else {
-				conn.Close(websocket.StatusGoingAway, "event stream closed")
-			}
-			return nil
-		case err = <-readDone:
-			s.log.Debug("event client gone", "client", c.id, "kind", "ws", "remote", remote, "err", err)
-			return nil
-		case <-s.stopping:
-			for drained := false; !drained; {
-				select {
-				case he := <-c.ch:
-					if write(eventMessage(he)) != nil {
-						drained = true
-					}
-				default:
-					drained = true
+		default:
+			evs, wake := s.hub.next(c, buf[:0], maxBatch)
+			for _, he := range evs {
+				if err = write(eventMessage(he)); err != nil {
+					break
 				}
 			}
-			conn.Close(websocket.StatusGoingAway, "buildnetd is shutting down")
-			return nil
+			if len(evs) > 0 || err != nil {
+				break
+			}
+			err = s.wsWait(c, conn, wake, replies, readDone, write)
+			if errors.Is(err, errWSDone) {
+				return nil
+			}
 		}
 		if err != nil {
 			s.log.Debug("event client gone", "client", c.id, "kind", "ws", "remote", remote, "err", err)
 			return nil
 		}
+	}
+}
+
+// errWSDone ends a WebSocket handler that already closed its connection.
+var errWSDone = errors.New("server: websocket done")
+
+// wsWait waits for c's next events, or a reply to send (which it sends).
+// It returns errWSDone once it closed the connection: the client ended,
+// it left, or the daemon stops (after what arrived is sent).
+func (s *Server) wsWait(c *client, conn *websocket.Conn, wake <-chan struct{}, replies <-chan []byte, readDone <-chan error, write func([]byte) error) error {
+	select {
+	case <-wake:
+		return nil
+	case b := <-replies:
+		return write(b)
+	case <-c.done:
+		if c.reason != nil {
+			conn.Close(websocket.StatusPolicyViolation, "too slow: events dropped")
+		} else {
+			conn.Close(websocket.StatusGoingAway, "event stream closed")
+		}
+		return errWSDone
+	case err := <-readDone:
+		s.log.Debug("event client gone", "client", c.id, "kind", "ws", "err", err)
+		return errWSDone
+	case <-s.stopping:
+		buf := make([]*hubEvent, 0, maxBatch)
+		for {
+			evs, _ := s.hub.next(c, buf[:0], maxBatch)
+			if len(evs) == 0 {
+				break
+			}
+			for _, he := range evs {
+				if write(eventMessage(he)) != nil {
+					evs = nil
+					break
+				}
+			}
+			if evs == nil {
+				break
+			}
+		}
+		conn.Close(websocket.StatusGoingAway, "buildnetd is shutting down")
+		return errWSDone
 	}
 }
 
