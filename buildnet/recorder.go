@@ -49,8 +49,20 @@ func (e *Engine) record(fn func(context.Context)) {
 	e.records <- recordJob{fn: fn}
 }
 
-// Flush waits until every build record queued so far is written.
+// Flush waits until every build record queued so far is written, the
+// records of the builds in progress included.
 func (e *Engine) Flush(ctx context.Context) error {
+	if !e.discardNoops {
+		e.mu.Lock()
+		runs := make([]*run, 0, len(e.runs))
+		for _, r := range e.runs {
+			runs = append(runs, r)
+		}
+		e.mu.Unlock()
+		for _, r := range runs {
+			r.recordStart()
+		}
+	}
 	done := make(chan struct{})
 	select {
 	case e.records <- recordJob{done: done}:

@@ -129,11 +129,10 @@ func (e *Engine) Start(req Request) (*run, error) {
 		return r, nil
 	}
 
-	// Recorded before the build runs (the recorder keeps order), so a
-	// crash shows it as interrupted.
-	if !e.discardNoops {
-		r.recordStart()
-	}
+	// The build's record is queued before its first package does any
+	// work (decide), so that a crash shows it as interrupted; a build
+	// that only skips is recorded once, whole, when it ends. Flush queues
+	// the records of the builds in progress, so readers see them.
 	go func() {
 		defer e.wg.Done()
 		r.execute()
@@ -141,9 +140,9 @@ func (e *Engine) Start(req Request) (*run, error) {
 	return r, nil
 }
 
-// recordStart queues the build's record, once. It happens when the build
-// starts, or with Config.DiscardNoops only when the first package has
-// work to do, so that a crash during that work shows it as interrupted.
+// recordStart queues the build's record, once: when the first package
+// has work to do, so that a crash during that work shows the build as
+// interrupted; when a reader flushes the store; or when the build ends.
 func (r *run) recordStart() {
 	r.created.Do(func() {
 		e := r.e
