@@ -289,3 +289,27 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	assert.ErrorIs(t, slow.Err(), buildnet.ErrSlowSubscriber)
 	assert.NoError(t, fast.Err(), "the fast subscriber is untouched")
 }
+
+// TestBuildsAreVisibleToReadersAtOnce checks that a build that has not
+// been recorded yet (a no-op is recorded once, whole, when it ends) is
+// found by a reader of the store the moment it has started.
+func TestBuildsAreVisibleToReadersAtOnce(t *testing.T) {
+	w := newWorkspace(t)
+	e := w.open()
+	ctx := context.Background()
+	_, err := e.Build(ctx, buildnet.Request{})
+	require.NoError(t, err)
+	for range 50 {
+		run, err := e.StartBuild(buildnet.Request{})
+		require.NoError(t, err)
+		b, err := e.Store().Build(ctx, run.ID())
+		require.NoError(t, err, "a started build is in the store for its readers")
+		assert.Contains(t, []string{"running", "success"}, b.Status)
+		res, err := run.Wait(ctx)
+		require.NoError(t, err)
+		b, err = e.Store().Build(ctx, run.ID())
+		require.NoError(t, err)
+		assert.Equal(t, "success", b.Status)
+		assert.Len(t, b.Packages, len(res.Packages))
+	}
+}

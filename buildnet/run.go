@@ -63,9 +63,9 @@ type run struct {
 	warnings    []string
 
 	created sync.Once // the build's record is queued
-	// firstRecord is claimed by whichever writes the build's first record:
-	// the queued start record, or the end record when the build finished
-	// before the recorder reached its start (then one write records all).
+	// firstRecord is claimed, on the recorder, by whichever writes the
+	// build's first record: its start record, or its end record when no
+	// start record was queued before it (then one write records all).
 	firstRecord atomic.Bool
 
 	// mu guards pending, logs and manifests.
@@ -140,9 +140,10 @@ func (e *Engine) Start(req Request) (*run, error) {
 	return r, nil
 }
 
-// recordStart queues the build's record, once: when the first package
-// has work to do, so that a crash during that work shows the build as
-// interrupted; when a reader flushes the store; or when the build ends.
+// recordStart queues the build's start record, once: when the first
+// package has work to do, so that a crash during that work shows the
+// build as interrupted, or when a reader flushes the store. A build that
+// ends without one is recorded whole when it ends.
 func (r *run) recordStart() {
 	r.created.Do(func() {
 		e := r.e
@@ -721,29 +722,26 @@ func (r *run) finish(buildErr error) {
 		close(r.done)
 		return
 	}
-	r.recordStart()
 	results := make([]state.PackageResult, len(res.Packages))
 	for i, p := range res.Packages {
 		results[i] = toStateResult(p, r.started)
 	}
 	id, status, errMsg, end := r.id, string(res.Status), res.Error, time.Now()
-	// A build that ended before its start record was written is
-	// recorded whole, in one write.
-	var whole *state.Build
-	if r.firstRecord.CompareAndSwap(false, true) {
-		whole = &state.Build{
-			ID: r.id, Status: status, Requester: r.req.Requester, Priority: r.req.Priority, Targets: r.req.Packages,
-			Force: r.req.Force, CreatedAt: r.started, StartedAt: r.started, FinishedAt: end, Error: errMsg, Packages: results,
-		}
-	}
 	e.record(func(ctx context.Context) {
 		if len(pending) > 0 {
 			if err := e.store.PutPackageStates(ctx, pending); err != nil {
 				e.log.Error("record package state", "build", id, "err", err)
 			}
 		}
-		if whole != nil {
-			if err := e.store.CreateBuild(ctx, *whole); err != nil {
+		// Decided here, in the recorder's order: a build whose start
+		// record was not written before is recorded whole, in one write.
+		whole := r.firstRecord.CompareAndSwap(false, true)
+		if whole {
+			b := state.Build{
+				ID: id, Status: status, Requester: r.req.Requester, Priority: r.req.Priority, Targets: r.req.Packages,
+				Force: r.req.Force, CreatedAt: r.started, StartedAt: r.started, FinishedAt: end, Error: errMsg, Packages: results,
+			}
+			if err := e.store.CreateBuild(ctx, b); err != nil {
 				e.log.Error("record build", "build", id, "err", err)
 			}
 		}
@@ -752,7 +750,7 @@ func (r *run) finish(buildErr error) {
 				e.log.Error("record build log", "build", id, "pkg", name, "err", err)
 			}
 		}
-		if whole == nil {
+		if !whole {
 			if err := e.store.FinishBuild(ctx, id, status, errMsg, end, results); err != nil {
 				e.log.Error("record build", "build", id, "err", err)
 			}
