@@ -10,7 +10,8 @@
 #   (b) a cached `POST /build?wait=true`, one client (bench/loadgen);
 #   (c) the whole-process CLI `buildnetd build --all` through the daemon;
 #   (d) `GET /status` with 50 concurrent clients: requests/s and p99;
-#   (e) event latency with 1 and with 200 SSE subscribers (bench/ssefan);
+#   (e) event latency with 1 and with 200 SSE subscribers (bench/ssefan),
+#       for whole-workspace builds and for one-package builds;
 #   (f) the daemon's RSS before and after 10,000 cached builds.
 # It prints a Markdown table ready to paste into the docs.
 set -euo pipefail
@@ -42,6 +43,11 @@ go build -o "$bin/buildnetd" ./cmd/buildnetd
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 field() { sed -E -n "s/.*$2=([0-9.]+).*/\1/p" <<<"$1" | head -n 1; }
+# latency NAME TEXT prints loadgen's NAME (p50, p99) in milliseconds, whether
+# loadgen wrote it in ms or in µs.
+latency() {
+	awk -v k="$1" '$1 == k { v = $2; if (v ~ /µs$/) { sub(/µs$/, "", v); printf "%.3f\n", v / 1000 } else { sub(/ms$/, "", v); print v }; exit }' <<<"$2"
+}
 
 rows=()
 port=19876
@@ -78,7 +84,7 @@ JSON
 	log "$size (b) cached POST /build?wait=true, 1 client"
 	b="$("$bin/loadgen" -url "http://$addr/build?wait=true" -method POST -c 1 -d 5s "${hdr[@]}")"
 	log "  $(tr '\n' ' ' <<<"$b")"
-	post_p50="$(sed -E -n 's/.*p50[ =:]+([0-9.]+) ?ms.*/\1/p' <<<"$b" | head -n 1)"
+	post_p50="$(latency p50 "$b")"
 
 	log "$size (c) CLI build --all through the daemon, 20 runs"
 	c="$(BUILDNET_ADDR="$addr" "$bin/timeit" -runs 20 -warmup 2 -json -- "$bin/buildnetd" build --all --root "$ws")"
@@ -89,13 +95,20 @@ JSON
 	d="$("$bin/loadgen" -url "http://$addr/status" -c 50 -d 5s "${hdr[@]}")"
 	log "  $(tr '\n' ' ' <<<"$d")"
 	rps="$(sed -E -n 's/.*requests\/s +([0-9.]+).*/\1/p' <<<"$d" | head -n 1)"
-	p99="$(sed -E -n 's/.*p99[ =:]+([0-9.]+) ?ms.*/\1/p' <<<"$d" | head -n 1)"
+	p99="$(latency p99 "$d")"
 
 	log "$size (e) event latency, 1 and 200 SSE subscribers"
 	e1="$("$bin/ssefan" -url "http://$addr" -subscribers 1 -builds 10 "${hdr[@]}")"
 	e200="$("$bin/ssefan" -url "http://$addr" -subscribers 200 -builds 10 "${hdr[@]}")"
 	log "  $e1"
 	log "  $e200"
+	# One-package builds: the cost of fanning out one event, without a
+	# burst of a whole workspace's events ahead of it.
+	one="$(sed -E -n 's/.*"name": *"([^"]+)".*/\1/p' "$ws/.buildnet/config.json" | head -n 1)"
+	o1="$("$bin/ssefan" -url "http://$addr" -subscribers 1 -builds 30 -package "$one" "${hdr[@]}")"
+	o200="$("$bin/ssefan" -url "http://$addr" -subscribers 200 -builds 30 -package "$one" "${hdr[@]}")"
+	log "  one-package builds: $o1"
+	log "  one-package builds: $o200"
 
 	log "$size (f) RSS over 10,000 cached builds"
 	rss0="$(rss_kb "$pid")"
@@ -106,13 +119,13 @@ JSON
 	log "  RSS ${rss0} kB → ${rss1} kB (1k builds) → ${rss10} kB (10k builds)"
 
 	kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
-	rows+=("| $size | $inproc_ms ms | $post_p50 ms | $cli_ms ms | $rps req/s, p99 $p99 ms | $(field "$e1" p50) / $(field "$e200" p50) ms (p99 $(field "$e200" p99) ms) | $((rss0 / 1024)) → $((rss1 / 1024)) → $((rss10 / 1024)) MB |")
+	rows+=("| $size | $inproc_ms ms | $post_p50 ms | $cli_ms ms | $rps req/s, p99 $p99 ms | $(field "$e1" p50) / $(field "$e200" p50) ms (p99 $(field "$e200" p99) ms) | $(field "$o1" p50) / $(field "$o200" p50) ms | $((rss0 / 1024)) → $((rss1 / 1024)) → $((rss10 / 1024)) MB |")
 done
 
 cpu="$(sed -n -E 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)"
 echo
 echo "Machine: $(nproc) CPUs (${cpu:-unknown}), $(awk '/^MemTotal:/ { printf "%.1f GB", $2/1024/1024 }' /proc/meminfo) RAM, load $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
-echo "| workspace | in-process no-op (watching) | POST /build?wait=true p50 | CLI through daemon (median) | GET /status, 50 clients | event p50, 1 / 200 subscribers | daemon RSS start → 1k → 10k builds |"
-echo "|---|---|---|---|---|---|---|"
+echo "| workspace | in-process no-op (watching) | POST /build?wait=true p50 | CLI through daemon (median) | GET /status, 50 clients | event p50, 1 / 200 subscribers | one-package builds: event p50, 1 / 200 | daemon RSS start → 1k → 10k builds |"
+echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

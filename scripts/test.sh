@@ -28,7 +28,9 @@ for target in \
   "./buildnet FuzzParseFilter" \
   "./alert FuzzParseConfig" \
   "./cmd/buildnetd/internal/files FuzzClean" \
-  "./cmd/buildnetd/internal/auth FuzzIsKey"; do
+  "./cmd/buildnetd/internal/auth FuzzIsKey" \
+  "./state FuzzResultJSON" \
+  "./cmd/buildnetd/internal/server FuzzEventJSON"; do
   set -- $target
   go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZ_EXECS}x" "$1"
 done

@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -78,6 +79,32 @@ func FuzzResultJSON(f *testing.F) {
 		got := appendResultJSON(nil, r)
 		if string(want) != string(got) {
 			t.Fatalf("appendResultJSON\n got %s\nwant %s", got, want)
+		}
+	})
+}
+
+// BenchmarkResultsJSON encodes the results of a no-op build of 500
+// packages, as FinishBuild stores them, field by field and with
+// encoding/json.
+func BenchmarkResultsJSON(b *testing.B) {
+	rs := make([]PackageResult, 500)
+	for i := range rs {
+		rs[i] = PackageResult{Package: "p" + strconv.Itoa(i), Tier: "instant_skip", Status: "success", Digest: hash.Sum([]byte{byte(i)}),
+			Reason: `[{"kind":"unchanged_stat"}]`, StartedAt: time.Now()}
+	}
+	b.Run("append", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 256*len(rs))
+		for b.Loop() {
+			buf = appendResultsJSON(buf[:0], rs)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, r := range rs {
+				_ = reflectResultJSON(b, r)
+			}
 		}
 	})
 }

@@ -63,3 +63,25 @@ func FuzzEventJSON(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkEventJSON compares the encoding of a package:complete event
+// field by field with encoding/json's.
+func BenchmarkEventJSON(b *testing.B) {
+	d := int64(3)
+	ev := buildnet.Event{Seq: 42, Type: buildnet.EventPackageComplete, Time: time.Now(), BuildID: "20261126-224823.188463-2f8fb4",
+		Package: "p0042", Tier: buildnet.TierInstantSkip, Status: buildnet.StatusSuccess, DurationMs: &d,
+		Digest: "59eddfcf2d2e9ee3ee5e5085852a3c59908c5d6ccd72063a91614ba8985f804c", Reason: &buildnet.Reason{Kind: buildnet.ReasonUnchangedStat}}
+	b.Run("append", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 512)
+		for b.Loop() {
+			buf, _ = appendEventJSON(buf[:0], &ev)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = json.Marshal(ev)
+		}
+	})
+}
