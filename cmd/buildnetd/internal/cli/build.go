@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -66,54 +67,51 @@ func cmdBuild(ctx context.Context, args []string, env Env) error {
 	if dry && summarize {
 		return usageErr("build: a --dry run has nothing to summarize")
 	}
+	out := newReporter(env.Stdout, !c.json && isTTY(env.Stdout) && !c.noColor, !c.json, verbose)
+	request := func() buildnet.Request {
+		req := buildnet.Request{Packages: packages, Filters: filters, Force: force, Requester: "cli", DryRun: dry}
+		if affected {
+			req.Affected = &buildnet.GitRange{Base: base, Head: head}
+		}
+		return req
+	}
 	var (
 		root string
 		cl   *client
 		e    *buildnet.Engine
+		res  *buildnet.BuildResult
 		err  error
 	)
-	if dry {
-		root, cl, e, err = c.connectReadOnly(ctx, env)
-	} else {
-		root, cl, e, err = c.connect(ctx, env)
-	}
-	if err != nil {
-		return err
-	}
-	if e != nil {
-		defer e.Close()
-	}
-	if !all && len(packages) == 0 && len(filters) == 0 && !affected {
-		cwd, err := env.dir()
-		if err != nil {
+	if !dry && (all || len(packages) > 0 || len(filters) > 0 || affected) {
+		// Straight to the daemon: the build request itself says which
+		// workspace it is for, so no health check comes first.
+		if root, err = c.workspace(env); err != nil {
 			return err
 		}
-		var ws buildnet.Workspace
+		if cl = c.client(root); cl != nil {
+			res, err = buildRemote(ctx, cl, root, request(), out)
+			if nt := (*notThisDaemon)(nil); errors.As(err, &nt) {
+				cl, res, err = nil, nil, nil
+			}
+		}
+	}
+	if res == nil && err == nil {
+		// Without a selection, the package whose directory holds the
+		// working directory is built.
+		here := !all && len(packages) == 0 && len(filters) == 0 && !affected
+		res, root, cl, e, err = c.buildThrough(ctx, env, dry, here, func(root string, ws *buildnet.Workspace) buildnet.Request {
+			if ws != nil {
+				if cwd, err := env.dir(); err == nil {
+					if p := packageAt(root, *ws, cwd); p != "" {
+						packages = multi{p}
+					}
+				}
+			}
+			return request()
+		}, out)
 		if e != nil {
-			ws = e.Workspace()
-		} else if err := cl.do(ctx, http.MethodGet, "/config", nil, &ws); err != nil {
-			return err
+			defer e.Close()
 		}
-		if p := packageAt(root, ws, cwd); p != "" {
-			packages = multi{p}
-		}
-	}
-	req := buildnet.Request{Packages: packages, Filters: filters, Force: force, Requester: "cli", DryRun: dry}
-	if affected {
-		req.Affected = &buildnet.GitRange{Base: base, Head: head}
-	}
-	out := newReporter(env.Stdout, !c.json && isTTY(env.Stdout) && !c.noColor, !c.json, verbose)
-	var res *buildnet.BuildResult
-	switch {
-	case dry && e != nil:
-		res, err = e.Plan(ctx, req)
-	case dry:
-		res = new(buildnet.BuildResult)
-		err = cl.do(ctx, http.MethodPost, "/build", buildBody(req), res)
-	case e != nil:
-		res, err = buildLocal(ctx, e, req, out)
-	default:
-		res, err = buildRemote(ctx, cl, req, out)
 	}
 	if err != nil {
 		return err
@@ -144,6 +142,43 @@ func cmdBuild(ctx context.Context, args []string, env Env) error {
 	return nil
 }
 
+// buildThrough connects to the daemon serving the workspace (checked with
+// a health request) or opens the engine in process, and runs the build
+// (a plan when dry) that request gives for the workspace's root and, when
+// withConfig, its configuration. The caller closes the engine it returns.
+func (c *common) buildThrough(ctx context.Context, env Env, dry, withConfig bool, request func(root string, ws *buildnet.Workspace) buildnet.Request, out *reporter) (res *buildnet.BuildResult, root string, cl *client, e *buildnet.Engine, err error) {
+	if dry {
+		root, cl, e, err = c.connectReadOnly(ctx, env)
+	} else {
+		root, cl, e, err = c.connect(ctx, env)
+	}
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	var ws *buildnet.Workspace
+	if withConfig {
+		ws = new(buildnet.Workspace)
+		if e != nil {
+			*ws = e.Workspace()
+		} else if err := cl.do(ctx, http.MethodGet, "/config", nil, ws); err != nil {
+			return nil, root, cl, e, err
+		}
+	}
+	req := request(root, ws)
+	switch {
+	case dry && e != nil:
+		res, err = e.Plan(ctx, req)
+	case dry:
+		res = new(buildnet.BuildResult)
+		err = cl.do(ctx, http.MethodPost, "/build", buildBody(req), res)
+	case e != nil:
+		res, err = buildLocal(ctx, e, req, out)
+	default:
+		res, err = buildRemote(ctx, cl, root, req, out)
+	}
+	return res, root, cl, e, err
+}
+
 // buildBody is the request body POST /build takes for req.
 func buildBody(req buildnet.Request) map[string]any {
 	return map[string]any{"packages": req.Packages, "force": req.Force, "requester": req.Requester,
@@ -168,7 +203,7 @@ func buildLocal(ctx context.Context, e *buildnet.Engine, req buildnet.Request, o
 // buildRemote runs the build on the daemon and prints its progress from
 // the daemon's event stream. Interrupting the command cancels the build
 // there.
-func buildRemote(ctx context.Context, cl *client, req buildnet.Request, out *reporter) (*buildnet.BuildResult, error) {
+func buildRemote(ctx context.Context, cl *client, root string, req buildnet.Request, out *reporter) (*buildnet.BuildResult, error) {
 	types := []string{string(buildnet.EventBuildStart), string(buildnet.EventPackageComplete), string(buildnet.EventBuildComplete)}
 	if out.verbose && out.human {
 		types = append(types, string(buildnet.EventPackageOutput))
@@ -179,7 +214,7 @@ func buildRemote(ctx context.Context, cl *client, req buildnet.Request, out *rep
 	// Following outlives ctx: after an interrupt the command still waits
 	// for the daemon to report the cancelled build.
 	follow := context.WithoutCancel(ctx)
-	id, stream, err := cl.startBuild(follow, buildBody(req), types)
+	id, stream, err := cl.startBuild(follow, root, buildBody(req), types)
 	if err != nil {
 		return nil, err
 	}

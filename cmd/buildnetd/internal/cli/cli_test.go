@@ -417,3 +417,15 @@ func adminActor(t *testing.T, d *daemon) string {
 	require.NotEmpty(t, me.Actor)
 	return me.Actor
 }
+
+// TestClientModeWithAWrongToken checks that a daemon refusing the
+// credentials of its own workspace is reported, not built around.
+func TestClientModeWithAWrongToken(t *testing.T) {
+	t.Parallel()
+	root := newWorkspace(t)
+	d := startDaemon(t, root)
+	code, out, errOut := run(t, nil, "build", "--root", root, "--addr", d.addr, "--token", "bnk_"+strings.Repeat("0", 64), "--package", "core")
+	assert.Equal(t, 1, code, "%s%s", out, errOut)
+	assert.Contains(t, errOut, "unknown API key")
+	assert.Equal(t, 0, runs(t, root, "core"), "nothing built in process")
+}

@@ -79,14 +79,10 @@ func newClient(base string) *client {
 // serves the workspace root; otherwise nil, and the command runs in
 // process. --local skips the check.
 func (c *common) daemon(ctx context.Context, root string) *client {
-	if c.local {
+	cl := c.client(root)
+	if cl == nil {
 		return nil
 	}
-	base, err := baseURL(c.addr)
-	if err != nil {
-		return nil
-	}
-	cl := newClient(base)
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	var h struct {
@@ -99,15 +95,38 @@ func (c *common) daemon(ctx context.Context, root string) *client {
 	if !sameDir(h.Workspace, root) {
 		return nil
 	}
-	// The daemon serves this workspace: authenticate with --token
-	// ($BUILDNET_TOKEN), else the admin key the daemon wrote beside its
-	// state.
+	return cl
+}
+
+// client returns a client of the daemon at c.addr for the workspace
+// root, without checking that one answers; nil with --local or a bad
+// --addr. It authenticates with --token ($BUILDNET_TOKEN), else the admin
+// key a daemon writes beside the workspace's state.
+func (c *common) client(root string) *client {
+	if c.local {
+		return nil
+	}
+	base, err := baseURL(c.addr)
+	if err != nil {
+		return nil
+	}
+	cl := newClient(base)
 	cl.token = c.token
 	if cl.token == "" {
 		cl.token, _ = auth.ReadAdminKey(filepath.Join(root, ".buildnet"))
 	}
 	return cl
 }
+
+// notThisDaemon is startBuild's error when no daemon answers at the
+// address, the one that does serves another workspace, or it refuses the
+// credentials (which a daemon of another workspace does first): the
+// command then checks with a health request, and runs in process unless
+// the daemon serves the workspace after all. It reads as its cause.
+type notThisDaemon struct{ cause error }
+
+func (e *notThisDaemon) Error() string { return e.cause.Error() }
+func (e *notThisDaemon) Unwrap() error { return e.cause }
 
 // sameDir reports whether a and b name the same directory once symbolic
 // links are resolved.
@@ -200,19 +219,23 @@ type eventStream struct {
 // maxReconnects bounds consecutive failed reconnections.
 const maxReconnects = 5
 
-// startBuild starts a build with POST /build?stream=true and returns its
-// id and the stream of its events, read from the answer; if the answer
-// breaks before the build ends, the stream goes on from /events with the
-// last event seen, so nothing is lost while the daemon's buffer holds it.
-// One request both starts the build and subscribes to it.
-func (cl *client) startBuild(ctx context.Context, body any, types []string) (string, *eventStream, error) {
+// startBuild starts a build of the workspace root with POST
+// /build?stream=true and returns its id and the stream of its events,
+// read from the answer; if the answer breaks before the build ends, the
+// stream goes on from /events with the last event seen, so nothing is lost
+// while the daemon's buffer holds it. One request both starts the build
+// and subscribes to it, and the daemon checks that it serves root: no
+// health check is needed first. It returns a *notThisDaemon when that is
+// not known to be so.
+func (cl *client) startBuild(ctx context.Context, root string, body any, types []string) (string, *eventStream, error) {
 	q := "?types=" + url.QueryEscape(strings.Join(types, ","))
 	data, err := json.Marshal(body)
 	if err != nil {
 		return "", nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cl.base+"/build"+q+"&stream=true", bytes.NewReader(data))
+	u := cl.base + "/build" + q + "&stream=true&workspace=" + url.QueryEscape(root)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(data))
 	if err != nil {
 		cancel()
 		return "", nil, err
@@ -223,7 +246,11 @@ func (cl *client) startBuild(ctx context.Context, body any, types []string) (str
 	resp, err := cl.http.Do(req)
 	if err != nil {
 		cancel()
-		return "", nil, fmt.Errorf("daemon at %s: %w", cl.base, err)
+		err = fmt.Errorf("daemon at %s: %w", cl.base, err)
+		if op := (*net.OpError)(nil); errors.As(err, &op) && op.Op == "dial" {
+			return "", nil, &notThisDaemon{err}
+		}
+		return "", nil, err
 	}
 	id := resp.Header.Get("X-Build-ID")
 	if resp.StatusCode != http.StatusOK || id == "" {
@@ -233,7 +260,11 @@ func (cl *client) startBuild(ctx context.Context, body any, types []string) (str
 		if resp.StatusCode == http.StatusOK {
 			return "", nil, fmt.Errorf("daemon at %s: POST /build?stream=true: no X-Build-ID in the answer", cl.base)
 		}
-		return "", nil, daemonError(resp.StatusCode, data)
+		err := daemonError(resp.StatusCode, data)
+		if e := (*Error)(nil); resp.StatusCode == http.StatusUnauthorized || errors.As(err, &e) && e.Code == "other_workspace" {
+			return "", nil, &notThisDaemon{err}
+		}
+		return "", nil, err
 	}
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
 	s := &eventStream{events: make(chan buildnet.Event, 1024), dead: make(chan struct{}), cancel: cancel}
@@ -316,6 +347,31 @@ func (s *eventStream) run(ctx context.Context, cl *client, query string, br *buf
 	}
 }
 
+// streamEvent is the part of an event the CLI shows: decoding only these
+// fields (not the time, digest or reason of each package) is a good part
+// of following a build of hundreds of packages.
+type streamEvent struct {
+	Seq        uint64                `json:"seq"`
+	Type       buildnet.EventType    `json:"type"`
+	BuildID    string                `json:"build_id"`
+	Package    string                `json:"package"`
+	Stream     string                `json:"stream"`
+	Line       string                `json:"line"`
+	Tier       buildnet.Tier         `json:"tier"`
+	Status     buildnet.Status       `json:"status"`
+	DurationMs *int64                `json:"duration_ms"`
+	Error      string                `json:"error"`
+	Packages   []string              `json:"packages"`
+	Requester  string                `json:"requester"`
+	Result     *buildnet.BuildResult `json:"result"`
+}
+
+func (e *streamEvent) event() buildnet.Event {
+	return buildnet.Event{Seq: e.Seq, Type: e.Type, BuildID: e.BuildID, Package: e.Package, Stream: e.Stream, Line: e.Line,
+		Tier: e.Tier, Status: e.Status, DurationMs: e.DurationMs, Error: e.Error, Packages: e.Packages, Requester: e.Requester,
+		Result: e.Result}
+}
+
 // readSSE parses server-sent events from br, calling fn for each until
 // fn returns false or the stream ends.
 func readSSE(br *bufio.Reader, fn func(id string, ev buildnet.Event) bool) error {
@@ -332,12 +388,12 @@ func readSSE(br *bufio.Reader, fn func(id string, ev buildnet.Event) bool) error
 		switch {
 		case line == "":
 			if data != "" {
-				var ev buildnet.Event
-				if err := json.Unmarshal([]byte(data), &ev); err == nil {
-					if ev.Seq != 0 && id == "" {
-						id = strconv.FormatUint(ev.Seq, 10)
+				var se streamEvent
+				if err := json.Unmarshal([]byte(data), &se); err == nil {
+					if se.Seq != 0 && id == "" {
+						id = strconv.FormatUint(se.Seq, 10)
 					}
-					if !fn(id, ev) {
+					if !fn(id, se.event()) {
 						return errors.New("stopped")
 					}
 				}

@@ -31,8 +31,11 @@ const (
 	codeUnavailable   = "unavailable"
 	codeShuttingDown  = "shutting_down"
 	codeInvalidConfig = "invalid_config"
-	maxSuggestions    = 5
-	maxRequesterBytes = 64
+	// codeOtherWorkspace refuses a request meant for another workspace
+	// (POST /build?workspace=DIR).
+	codeOtherWorkspace = "other_workspace"
+	maxSuggestions     = 5
+	maxRequesterBytes  = 64
 )
 
 // APIError is an error with the HTTP status and the machine-readable code

@@ -7,6 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	neturl "net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -543,4 +546,21 @@ func TestBuildStream(t *testing.T) {
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+
+	// A request for another workspace is refused before anything starts;
+	// the same workspace through a symbolic link is this one.
+	other := t.TempDir()
+	resp, err = testClient.Post(f.url+"/build/api?stream=true&workspace="+neturl.QueryEscape(other), "application/json", nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusConflict, resp.StatusCode)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+	assert.Equal(t, "other_workspace", e.Error.Code)
+	link := filepath.Join(t.TempDir(), "ws")
+	require.NoError(t, os.Symlink(f.root, link))
+	resp, err = testClient.Post(f.url+"/build/api?wait=true&workspace="+neturl.QueryEscape(link), "application/json", nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Len(t, f.audit("action=build.trigger&q=other_workspace"), 0)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -200,6 +201,9 @@ func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) error {
 	stream, err := boolParam(r, "stream")
 	if err != nil {
 		return err
+	}
+	if dir := r.URL.Query().Get("workspace"); dir != "" && !s.serves(dir) {
+		return errorf(http.StatusConflict, codeOtherWorkspace, "this daemon serves the workspace %s, not %s", s.e.Root(), dir)
 	}
 	var body buildBody
 	if err := decodeBody(r, &body); err != nil {
@@ -598,4 +602,16 @@ func (s *Server) graph(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return errorf(http.StatusBadRequest, codeBadRequest, "format %q: want json or dot", f)
 	}
+}
+
+// serves reports whether dir names the workspace this daemon serves, once
+// symbolic links are resolved: a client that sends the workspace it means
+// with its build request needs no health check first.
+func (s *Server) serves(dir string) bool {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return false
+	}
+	root, err := filepath.EvalSymlinks(s.e.Root())
+	return err == nil && real == root
 }
