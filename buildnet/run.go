@@ -361,12 +361,23 @@ func (r *run) runPackage(pr *pkgRun, scanSem chan struct{}) {
 		// the time the decision took.
 		res.DurationMs = time.Since(start).Milliseconds()
 	}
+	r.settle(pr, res)
+}
+
+// settle completes a decided package; one that ended in a known state is
+// marked clean for the watcher, which vouches for it until a change.
+func (r *run) settle(pr *pkgRun, res PackageResult) {
 	if r.watch != nil && !r.dry && res.Status == StatusSuccess && pr.final != nil {
-		if tok, ok := r.tokens[p.Name]; ok {
-			r.watch.markClean(p.Name, tok, pr.final.st, pr.final.snap)
+		if tok, ok := r.tokens[pr.p.Name]; ok {
+			r.watch.markClean(pr.p.Name, tok, pr.final.st, pr.final.snap)
 		}
 	}
 	r.complete(pr, res)
+}
+
+// instantSkip is the result of a package that stat checks alone decided.
+func instantSkip() PackageResult {
+	return PackageResult{Tier: TierInstantSkip, Status: StatusSuccess, Reason: &Reason{Kind: ReasonUnchangedStat}}
 }
 
 // skipInline completes pr at once, on the build's own goroutine, when
@@ -401,17 +412,11 @@ func (r *run) skipInline(pr *pkgRun) bool {
 	if snap.configKey != r.configKey(p) || !sameDeps(snap.deps, deps) || r.e.flightOf(p.Name) != nil {
 		return false
 	}
-	pr.res.Name = p.Name
 	pr.sources, pr.outputs = snap.sources, snap.outputs
 	pr.digest = prevState.Digest
 	pr.final = &cleanEntry{st: prevState, snap: snap}
 	r.publish(Event{Type: EventPackageStart, BuildID: r.id, Package: p.Name})
-	if r.watch != nil && !r.dry {
-		if tok, ok := r.tokens[p.Name]; ok {
-			r.watch.markClean(p.Name, tok, prevState, snap)
-		}
-	}
-	r.complete(pr, PackageResult{Tier: TierInstantSkip, Status: StatusSuccess, Reason: &Reason{Kind: ReasonUnchangedStat}})
+	r.settle(pr, instantSkip())
 	return true
 }
 
@@ -561,7 +566,7 @@ func (r *run) decide(pr *pkgRun) PackageResult {
 			pr.digest = prevState.Digest
 			if sameStats(prev.outputs, pr.outputs) {
 				pr.final = &cleanEntry{st: prevState, snap: prev}
-				return PackageResult{Tier: TierInstantSkip, Status: StatusSuccess, Reason: &Reason{Kind: ReasonUnchangedStat}}
+				return instantSkip()
 			}
 		} else {
 			var prevFiles map[string]hash.File

@@ -259,6 +259,19 @@ func (h *hub) subscribe(kind, remote string, f *filter, replay bool, after uint6
 	return c, missed, nil
 }
 
+// rest returns all the events c has not read yet that pass its filter:
+// what a client sends before it stops.
+func (h *hub) rest(c *client) []*hubEvent {
+	var all []*hubEvent
+	for {
+		more, _ := h.next(c, all, maxBatch)
+		if len(more) == len(all) {
+			return all
+		}
+		all = more
+	}
+}
+
 // next returns up to limit of c's next events that pass its filter,
 // appended to buf. When there is none yet it returns a channel closed
 // when more arrive; for a removed client it returns neither.

@@ -78,16 +78,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 				return nil
 			case <-s.stopping:
 				// What arrived is sent (the last builds' ends); then stop.
-				for {
-					evs, _ := s.hub.next(c, buf[:0], maxBatch)
-					if len(evs) == 0 {
-						_ = rc.Flush()
-						return nil
-					}
-					if _, err := w.Write(appendFrames(out[:0], evs)); err != nil {
-						return nil
-					}
+				if _, err := w.Write(appendFrames(out[:0], s.hub.rest(c))); err == nil {
+					_ = rc.Flush()
 				}
+				return nil
 			}
 		}
 		if err == nil {

@@ -179,19 +179,9 @@ func (s *Server) wsWait(c *client, conn *websocket.Conn, wake <-chan struct{}, r
 		s.log.Debug("event client gone", "client", c.id, "kind", "ws", "err", err)
 		return errWSDone
 	case <-s.stopping:
-		buf := make([]*hubEvent, 0, maxBatch)
-		for {
-			evs, _ := s.hub.next(c, buf[:0], maxBatch)
-			if len(evs) == 0 {
-				break
-			}
-			for _, he := range evs {
-				if write(eventMessage(he)) != nil {
-					evs = nil
-					break
-				}
-			}
-			if evs == nil {
+		// What arrived is sent (the last builds' ends); then stop.
+		for _, he := range s.hub.rest(c) {
+			if write(eventMessage(he)) != nil {
 				break
 			}
 		}
