@@ -99,15 +99,17 @@ func cmdBuild(ctx context.Context, args []string, env Env) error {
 		// Without a selection, the package whose directory holds the
 		// working directory is built.
 		here := !all && len(packages) == 0 && len(filters) == 0 && !affected
-		res, root, cl, e, err = c.buildThrough(ctx, env, dry, here, func(root string, ws *buildnet.Workspace) buildnet.Request {
+		res, root, cl, e, err = c.buildThrough(ctx, env, dry, here, func(root string, ws *buildnet.Workspace) (buildnet.Request, error) {
 			if ws != nil {
-				if cwd, err := env.dir(); err == nil {
-					if p := packageAt(root, *ws, cwd); p != "" {
-						packages = multi{p}
-					}
+				cwd, err := env.dir()
+				if err != nil {
+					return buildnet.Request{}, err
+				}
+				if p := packageAt(root, *ws, cwd); p != "" {
+					packages = multi{p}
 				}
 			}
-			return request()
+			return request(), nil
 		}, out)
 		if e != nil {
 			defer e.Close()
@@ -146,7 +148,7 @@ func cmdBuild(ctx context.Context, args []string, env Env) error {
 // a health request) or opens the engine in process, and runs the build
 // (a plan when dry) that request gives for the workspace's root and, when
 // withConfig, its configuration. The caller closes the engine it returns.
-func (c *common) buildThrough(ctx context.Context, env Env, dry, withConfig bool, request func(root string, ws *buildnet.Workspace) buildnet.Request, out *reporter) (res *buildnet.BuildResult, root string, cl *client, e *buildnet.Engine, err error) {
+func (c *common) buildThrough(ctx context.Context, env Env, dry, withConfig bool, request func(root string, ws *buildnet.Workspace) (buildnet.Request, error), out *reporter) (res *buildnet.BuildResult, root string, cl *client, e *buildnet.Engine, err error) {
 	if dry {
 		root, cl, e, err = c.connectReadOnly(ctx, env)
 	} else {
@@ -164,7 +166,10 @@ func (c *common) buildThrough(ctx context.Context, env Env, dry, withConfig bool
 			return nil, root, cl, e, err
 		}
 	}
-	req := request(root, ws)
+	req, err := request(root, ws)
+	if err != nil {
+		return nil, root, cl, e, err
+	}
 	switch {
 	case dry && e != nil:
 		res, err = e.Plan(ctx, req)
