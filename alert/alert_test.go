@@ -45,7 +45,7 @@ func TestBuildFailedRule(t *testing.T) {
 	}
 	var want []string
 	for i, st := range steps {
-		w.failing(st.failing...)
+		w.Failing(st.failing...)
 		res := build(t, e, a)
 		if len(st.failing) == 0 {
 			require.Equal(t, buildnet.StatusSuccess, res.Status, "step %d", i)
@@ -108,9 +108,9 @@ func TestRepeatedFailuresRule(t *testing.T) {
 	fired := []int{0, 1, 1, 1, 1, 2}
 	for i, fail := range seq {
 		if fail {
-			w.failing("api", "docs")
+			w.Failing("api", "docs")
 		} else {
-			w.failing("docs")
+			w.Failing("docs")
 		}
 		build(t, e, a)
 		require.Len(t, a.History(), fired[i], "after build %d", i)
@@ -277,7 +277,7 @@ func TestDownReceiverDoesNotDelayBuilds(t *testing.T) {
 		}
 	}`, hung.srv.URL, downURL)
 	e, a := setup(t, w, cfg, nil, &logs)
-	w.failing("docs")
+	w.Failing("docs")
 	build(t, e, a)
 	require.Eventually(t, func() bool { return hung.arrivals() == 1 }, 10*time.Second, time.Millisecond)
 	// The first alert's delivery hangs; builds go on, and their alerts

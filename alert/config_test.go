@@ -77,7 +77,7 @@ func TestWorkspaceCarriesAlerts(t *testing.T) {
 func TestNewChecksChannelsAndPackages(t *testing.T) {
 	t.Parallel()
 	w := newWorkspace(t)
-	e := w.open()
+	e := w.Open()
 	tests := []struct {
 		name, cfg, err string
 		env            env

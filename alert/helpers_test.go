@@ -12,8 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/musclemap/buildnet/alert"
 	"github.com/musclemap/buildnet/buildnet"
+	"github.com/musclemap/buildnet/buildnet/buildnettest"
 )
 
 // request is one HTTP request a receiver got.
@@ -135,65 +134,17 @@ type env map[string]string
 
 func (e env) get(k string) string { return e[k] }
 
-// workspace is a temporary monorepo: base <- api, base <- web, and docs.
-// A package fails while the file .fail/<name> exists.
-type workspace struct {
-	t    *testing.T
-	root string
-}
+// workspace is the shared test workspace: base <- api, base <- web, and
+// docs; a package fails while .fail/NAME exists.
+type workspace = buildnettest.Workspace
 
-const buildCmd = `if [ -f ../../.fail/$BUILDNET_PACKAGE ]; then echo "boom in $BUILDNET_PACKAGE" >&2; exit 3; fi; mkdir -p dist && cat src/* > dist/out.txt`
-
-func newWorkspace(t *testing.T) *workspace {
-	t.Helper()
-	w := &workspace{t: t, root: t.TempDir()}
-	ws := buildnet.Workspace{Packages: []buildnet.Package{
-		{Name: "base", Path: "pkgs/base", BuildCmd: buildCmd},
-		{Name: "api", Path: "pkgs/api", BuildCmd: buildCmd, Dependencies: []string{"base"}},
-		{Name: "web", Path: "pkgs/web", BuildCmd: buildCmd, Dependencies: []string{"base"}},
-		{Name: "docs", Path: "pkgs/docs", BuildCmd: buildCmd},
-	}}
-	for _, p := range ws.Packages {
-		w.write(p.Path+"/src/main.txt", "package "+p.Name+"\n")
-	}
-	require.NoError(t, os.MkdirAll(filepath.Join(w.root, ".fail"), 0o755))
-	data, err := json.Marshal(ws)
-	require.NoError(t, err)
-	w.write(buildnet.ConfigFile, string(data))
-	return w
-}
-
-func (w *workspace) write(rel, content string) {
-	w.t.Helper()
-	p := filepath.Join(w.root, filepath.FromSlash(rel))
-	require.NoError(w.t, os.MkdirAll(filepath.Dir(p), 0o755))
-	require.NoError(w.t, os.WriteFile(p, []byte(content), 0o644))
-}
-
-// failing makes exactly the named packages fail from now on.
-func (w *workspace) failing(names ...string) {
-	w.t.Helper()
-	dir := filepath.Join(w.root, ".fail")
-	require.NoError(w.t, os.RemoveAll(dir))
-	require.NoError(w.t, os.MkdirAll(dir, 0o755))
-	for _, n := range names {
-		require.NoError(w.t, os.WriteFile(filepath.Join(dir, n), nil, 0o644))
-	}
-}
-
-func (w *workspace) open() *buildnet.Engine {
-	w.t.Helper()
-	e, err := buildnet.Open(w.t.Context(), buildnet.Config{Root: w.root, Env: []string{"PATH=" + os.Getenv("PATH")}})
-	require.NoError(w.t, err)
-	w.t.Cleanup(func() { e.Close() })
-	return e
-}
+func newWorkspace(t *testing.T) *workspace { return buildnettest.New(t) }
 
 // setup makes an alerter watching a new engine of w, running until the
 // test ends.
 func setup(t *testing.T, w *workspace, cfg string, environ env, logs io.Writer) (*buildnet.Engine, *alert.Alerter) {
 	t.Helper()
-	e := w.open()
+	e := w.Open()
 	c, err := alert.ParseConfig(json.RawMessage(cfg))
 	require.NoError(t, err)
 	if logs == nil {

@@ -22,7 +22,7 @@ type labels = map[string]string
 func TestCountersFollowBuilds(t *testing.T) {
 	t.Parallel()
 	w := newWorkspace(t)
-	e := w.open()
+	e := w.Open()
 	m := metrics.New(metrics.Options{Engine: e, Version: "1.2.3"})
 	run(t, m)
 
@@ -58,7 +58,7 @@ func TestCountersFollowBuilds(t *testing.T) {
 	assert.Equal(t, 4.0, value(f, "buildnet_package_builds_total", labels{"tier": "instant_skip"}))
 
 	// Lost outputs come back from the cache: a hit.
-	w.remove("pkgs/docs/dist")
+	w.Remove("pkgs/docs/dist")
 	build(t, e, m, buildnet.Request{Requester: "bob"})
 	f = scrape(t, m.Handler())
 	assert.Equal(t, 1.0, value(f, "buildnet_package_builds_total", labels{"tier": "cache_restore", "status": "success"}))
@@ -66,8 +66,8 @@ func TestCountersFollowBuilds(t *testing.T) {
 	assert.Equal(t, misses, value(f, "buildnet_cache_misses_total", nil))
 
 	// A failure: base fails, api and web are skipped.
-	w.write(".fail/base", "")
-	w.write("pkgs/base/src/main.txt", "changed\n")
+	w.Write(".fail/base", "")
+	w.Write("pkgs/base/src/main.txt", "changed\n")
 	res = build(t, e, m, buildnet.Request{Requester: "bob"})
 	require.Equal(t, buildnet.StatusFailed, res.Status)
 	f = scrape(t, m.Handler())
@@ -188,7 +188,7 @@ func TestRequesterLabelIsBounded(t *testing.T) {
 func TestCacheErrorKeepsOtherMetrics(t *testing.T) {
 	t.Parallel()
 	w := newWorkspace(t)
-	e := w.open()
+	e := w.Open()
 	m := metrics.New(metrics.Options{Engine: e})
 	m.Observe(buildnet.Event{Type: buildnet.EventBuildComplete, Status: buildnet.StatusSuccess})
 	require.NoError(t, e.Close()) // the cache is closed: its statistics fail
