@@ -44,9 +44,15 @@ func (s *NPMServer) ArtifactPath(team, hash string) string {
 
 // NPMDir returns the directory into which scripts/setup-remote-cache.sh
 // installs the server: $BUILDNET_REMOTE_CACHE_DIR, or .tools/remote-cache
-// under the module root found above the working directory.
-func NPMDir() (string, error) {
-	if d := os.Getenv("BUILDNET_REMOTE_CACHE_DIR"); d != "" {
+// under the module root.
+func NPMDir() (string, error) { return ToolDir("BUILDNET_REMOTE_CACHE_DIR", "remote-cache") }
+
+// ToolDir returns the directory into which a script of scripts/ installs
+// the tool name for the tests: the environment variable env when it is
+// set, else .tools/name under the module root found above the working
+// directory.
+func ToolDir(env, name string) (string, error) {
+	if d := os.Getenv(env); d != "" {
 		return filepath.Abs(d)
 	}
 	dir, err := os.Getwd()
@@ -55,11 +61,11 @@ func NPMDir() (string, error) {
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, ".tools", "remote-cache"), nil
+			return filepath.Join(dir, ".tools", name), nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
+			return "", fmt.Errorf("find .tools/%s: no go.mod above the working directory", name)
 		}
 		dir = parent
 	}

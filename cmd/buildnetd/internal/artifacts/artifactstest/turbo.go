@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/musclemap/buildnet/cache/remote/remotetest"
 )
 
 // TurboVersion is the version of the npm package turbo that
@@ -24,26 +26,8 @@ const TurboVersion = "2.11.11"
 
 // TurboDir returns the directory into which scripts/setup-turbo.sh
 // installs turbo: $BUILDNET_TURBO_DIR, or .tools/turbo under the module
-// root found above the working directory.
-func TurboDir() (string, error) {
-	if d := os.Getenv("BUILDNET_TURBO_DIR"); d != "" {
-		return filepath.Abs(d)
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, ".tools", "turbo"), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+// root.
+func TurboDir() (string, error) { return remotetest.ToolDir("BUILDNET_TURBO_DIR", "turbo") }
 
 // Turbo returns the path of the installed turbo binary after checking
 // that it runs (--version). When it is missing or does not run, or node
