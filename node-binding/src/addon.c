@@ -319,12 +319,40 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-// close(engine): idempotent.
-static napi_value js_close(napi_env env, napi_callback_info info) {
+// engine_arg reads a call's first argument, an engine. NULL when it
+// threw.
+static engine_ctx *engine_arg(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  return get_ctx(env, argv[0]);
+}
+
+// open_engine_and_string reads a call's (engine, string) arguments: the
+// engine, which must be open, and a copy of the string in *s, which the
+// caller frees. NULL, with *s NULL, when it threw.
+static engine_ctx *open_engine_and_string(napi_env env, napi_callback_info info, char **s) {
+  size_t argc = 2;
+  napi_value argv[2];
+  *s = NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   engine_ctx *ctx = get_ctx(env, argv[0]);
+  if (!ctx) return NULL;
+  int bad = 0;
+  char *str = get_string(env, argv[1], &bad);
+  if (bad) return NULL;
+  if (!ctx->h) {
+    free(str);
+    throw_closed(env);
+    return NULL;
+  }
+  *s = str;
+  return ctx;
+}
+
+// close(engine): idempotent.
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  engine_ctx *ctx = engine_arg(env, info);
   if (!ctx) return NULL;
   char *err = NULL;
   bn_status_t st = close_engine(ctx, &err);
@@ -348,18 +376,9 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 
 // buildStart(engine, requestJson) -> [id, Promise<resultJson>]
 static napi_value js_build_start(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  engine_ctx *ctx = get_ctx(env, argv[0]);
+  char *req;
+  engine_ctx *ctx = open_engine_and_string(env, info, &req);
   if (!ctx) return NULL;
-  int bad = 0;
-  char *req = get_string(env, argv[1], &bad);
-  if (bad) return NULL;
-  if (!ctx->h) {
-    free(req);
-    return throw_closed(env);
-  }
 
   napi_value promise;
   build_req *r = calloc(1, sizeof *r);
@@ -397,18 +416,9 @@ static napi_value js_build_start(napi_env env, napi_callback_info info) {
 
 // cancel(engine, buildId)
 static napi_value js_cancel(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  engine_ctx *ctx = get_ctx(env, argv[0]);
+  char *id;
+  engine_ctx *ctx = open_engine_and_string(env, info, &id);
   if (!ctx) return NULL;
-  int bad = 0;
-  char *id = get_string(env, argv[1], &bad);
-  if (bad) return NULL;
-  if (!ctx->h) {
-    free(id);
-    return throw_closed(env);
-  }
   char *err = NULL;
   bn_status_t st = bn_build_cancel(ctx->h, id, &err);
   free(id);
@@ -423,20 +433,14 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
 // holds from the start of an operation until the events it causes (such
 // as build:complete) have been delivered.
 static napi_value js_hold(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  engine_ctx *ctx = get_ctx(env, argv[0]);
+  engine_ctx *ctx = engine_arg(env, info);
   if (!ctx) return NULL;
   if (!ctx->tsfn_released && ctx->pending++ == 0) napi_ref_threadsafe_function(env, ctx->tsfn);
   return NULL;
 }
 
 static napi_value js_release(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  engine_ctx *ctx = get_ctx(env, argv[0]);
+  engine_ctx *ctx = engine_arg(env, info);
   if (!ctx) return NULL;
   if (!ctx->tsfn_released && ctx->pending > 0 && --ctx->pending == 0) napi_unref_threadsafe_function(env, ctx->tsfn);
   return NULL;
