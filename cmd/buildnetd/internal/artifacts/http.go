@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/auth"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/httpstatus"
 	"github.com/musclemap/buildnet/state"
 )
 
@@ -444,33 +445,10 @@ func (s *Store) CountDenied(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := httpstatus.Wrap(w)
 		h.ServeHTTP(sw, r)
-		if sw.status == http.StatusUnauthorized || sw.status == http.StatusForbidden {
+		if sw.Status == http.StatusUnauthorized || sw.Status == http.StatusForbidden {
 			s.denied.Add(1)
 		}
 	})
 }
-
-// statusWriter remembers the status written.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

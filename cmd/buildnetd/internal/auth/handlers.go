@@ -15,6 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/httpstatus"
 	"github.com/musclemap/buildnet/state"
 )
 
@@ -65,7 +66,7 @@ func (s *Service) handler(fn func(http.ResponseWriter, *http.Request) error) htt
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		if err := fn(w, r); err != nil {
-			if rec, ok := w.(*statusRecorder); ok && rec.status != 0 {
+			if rec, ok := w.(*httpstatus.Recorder); ok && rec.Written() {
 				s.log.Debug("request failed after its response began", "path", r.URL.Path, "err", err)
 				return
 			}

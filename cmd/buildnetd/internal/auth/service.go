@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/musclemap/buildnet/buildnet"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/httpstatus"
 	"github.com/musclemap/buildnet/state"
 )
 
@@ -772,10 +773,10 @@ func (s *Service) Wrap(perm Perm, action string, h http.Handler) http.Handler {
 				return done
 			}
 		}
-		rw := &statusRecorder{ResponseWriter: w}
+		rw := httpstatus.Wrap(w)
 		h.ServeHTTP(rw, r.WithContext(NewContext(ctx, c)))
 		if action != "" {
-			record(rw.status)
+			record(rw.Status)
 		}
 	})
 }
@@ -838,30 +839,6 @@ func (s *Service) attachSession(ctx context.Context, c *Caller, r *http.Request)
 	return func() { s.sessions.release(c.Session) }, nil
 }
 
-// statusRecorder remembers the status a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusRecorder) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusRecorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController and WebSocket upgrades reach the
-// connection.
-func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // connSession remembers, per client connection, the session of each
 // actor that used it.
 type connSession struct {
@@ -894,6 +871,3 @@ func connSessionFrom(ctx context.Context) *connSession {
 	cs, _ := ctx.Value(connKey{}).(*connSession)
 	return cs
 }
-
-// Written reports whether the response has begun.
-func (w *statusRecorder) Written() bool { return w.status != 0 }

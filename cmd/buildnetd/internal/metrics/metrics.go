@@ -15,6 +15,7 @@ import (
 
 	"github.com/musclemap/buildnet/alert"
 	"github.com/musclemap/buildnet/buildnet"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/httpstatus"
 )
 
 // Namespace prefixes every BuildNet metric.
@@ -240,10 +241,10 @@ func (m *Metrics) ObserveRequest(route string, code int, d time.Duration, stream
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rw := &recorder{ResponseWriter: w}
+		rw := httpstatus.Wrap(w)
 		next.ServeHTTP(rw, r)
 		stream := r.Header.Get("Upgrade") != "" || IsEventStream(rw.Header())
-		m.ObserveRequest(r.Pattern, rw.code, time.Since(start), stream)
+		m.ObserveRequest(r.Pattern, rw.Status, time.Since(start), stream)
 	})
 }
 
@@ -252,29 +253,6 @@ func IsEventStream(h http.Header) bool {
 	ct := h.Get("Content-Type")
 	return len(ct) >= 17 && ct[:17] == "text/event-stream"
 }
-
-// recorder remembers the status code written.
-type recorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *recorder) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *recorder) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // subscribe subscribes to e's events until ctx ends.
 //

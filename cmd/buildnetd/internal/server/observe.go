@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/musclemap/buildnet/alert"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/httpstatus"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/metrics"
 )
 
@@ -55,8 +56,8 @@ func (s *Server) closeObservability() {
 
 // observeRequest counts a request in the HTTP metrics, under the pattern
 // that served it (the mux records it in r).
-func (s *Server) observeRequest(r *http.Request, sw *statusWriter, start time.Time) {
-	code := sw.status
+func (s *Server) observeRequest(r *http.Request, sw *httpstatus.Recorder, start time.Time) {
+	code := sw.Status
 	upgrade := r.Header.Get("Upgrade") != ""
 	if code == 0 && upgrade {
 		code = http.StatusSwitchingProtocols // a hijacked WebSocket writes no status we see

@@ -17,6 +17,7 @@ import (
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/artifacts"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/auth"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/files"
+	"github.com/musclemap/buildnet/cmd/buildnetd/internal/httpstatus"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/panel"
 	"github.com/musclemap/buildnet/state"
 )
@@ -282,7 +283,7 @@ func (s *Server) hostAllowed(r *http.Request) bool {
 
 // ServeHTTP checks Host and cross-origin requests, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
+	sw := httpstatus.Wrap(w) // a handler failing after it wrote its response writes no error over it
 	start := time.Now()
 	defer func() { s.observeRequest(r, sw, start) }()
 	if !s.hostAllowed(r) {
@@ -306,34 +307,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(sw, r.Body, limit)
 	s.mux.ServeHTTP(sw, r)
 }
-
-// statusWriter remembers the status written, so that a handler failing
-// after it wrote its response does not write an error over it.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController and the WebSocket upgrade reach the
-// connection.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Written reports whether the response has begun.
-func (w *statusWriter) Written() bool { return w.status != 0 }
 
 // handlerFunc is an HTTP handler that returns its error for the one JSON
 // error writer.
