@@ -7,5 +7,6 @@
 //
 // Tracing is off unless an OTLP endpoint is configured ([Config]):
 // without one the daemon makes no [Tracer] and subscribes to nothing.
-// [NewProvider] makes a provider exporting over OTLP/HTTP.
+// [NewProvider] makes a provider exporting through an [Exporter], which
+// posts OTLP/HTTP in the JSON encoding.
 package tracing

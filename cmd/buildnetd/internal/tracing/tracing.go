@@ -5,13 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -35,6 +37,20 @@ type Config struct {
 	OTLPEndpoint string `json:"otlp_endpoint,omitempty"`
 	// ServiceName is the spans' service.name; "" means "buildnetd".
 	ServiceName string `json:"service_name,omitempty"`
+	// Headers are added to each export request, written as in
+	// OTEL_EXPORTER_OTLP_HEADERS: comma-separated key=value pairs whose
+	// values are percent-decoded, such as
+	// "authorization=Bearer%20abc,x-tenant=ci".
+	Headers string `json:"headers,omitempty"`
+	// TimeoutMs bounds each attempt at exporting a batch, in
+	// milliseconds; 0 means 10 s.
+	TimeoutMs int64 `json:"timeout_ms,omitempty"`
+	// Compression of the requests: "gzip", or "" or "none" for none.
+	Compression string `json:"compression,omitempty"`
+
+	// envErr is why ConfigFromEnv could not read a variable, reported
+	// by NewProvider.
+	envErr error
 }
 
 // Enabled reports whether c turns tracing on.
@@ -42,11 +58,36 @@ func (c Config) Enabled() bool { return c.OTLPEndpoint != "" }
 
 // ConfigFromEnv reads the standard OpenTelemetry variables through
 // getenv: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (a full URL) or else
-// OTEL_EXPORTER_OTLP_ENDPOINT (a base URL), and OTEL_SERVICE_NAME.
+// OTEL_EXPORTER_OTLP_ENDPOINT (a base URL), OTEL_SERVICE_NAME, and the
+// traces' or else the general OTEL_EXPORTER_OTLP_ HEADERS, TIMEOUT (in
+// milliseconds) and COMPRESSION. A variable it cannot read makes
+// [NewProvider] fail, naming it.
 func ConfigFromEnv(getenv func(string) string) Config {
-	c := Config{OTLPEndpoint: getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), ServiceName: getenv("OTEL_SERVICE_NAME")}
-	if u := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"); u != "" {
-		c.OTLPEndpoint = u
+	// pick returns the traces' variable of a setting when set, or else
+	// the general one.
+	pick := func(setting string) (name, value string) {
+		name = "OTEL_EXPORTER_OTLP_TRACES_" + setting
+		if v := getenv(name); v != "" {
+			return name, v
+		}
+		name = "OTEL_EXPORTER_OTLP_" + setting
+		return name, getenv(name)
+	}
+	c := Config{ServiceName: getenv("OTEL_SERVICE_NAME")}
+	_, c.OTLPEndpoint = pick("ENDPOINT")
+	_, c.Headers = pick("HEADERS")
+	if name, v := pick("COMPRESSION"); v != "" {
+		c.Compression = v
+		if v != "gzip" && v != "none" {
+			c.envErr = fmt.Errorf("tracing: %s=%q: want gzip or none", name, v)
+		}
+	}
+	if name, v := pick("TIMEOUT"); v != "" {
+		ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || ms < 0 {
+			c.envErr = fmt.Errorf("tracing: %s=%q: want a number of milliseconds", name, v)
+		}
+		c.TimeoutMs = ms
 	}
 	return c
 }
@@ -64,19 +105,41 @@ func (c Config) TracesURL() (string, error) {
 }
 
 // NewProvider returns a tracer provider that batches spans and exports
-// them over OTLP/HTTP to cfg's endpoint, or nil when cfg is off. The
+// them to cfg's endpoint with an [Exporter], or nil when cfg is off. The
 // caller must Shutdown it, which flushes the spans still batched.
-func NewProvider(ctx context.Context, cfg Config, version string) (*sdktrace.TracerProvider, error) {
+// version is the service.version of the spans, if not "".
+func NewProvider(_ context.Context, cfg Config, version string) (*sdktrace.TracerProvider, error) {
 	if !cfg.Enabled() {
 		return nil, nil
+	}
+	if cfg.envErr != nil {
+		return nil, cfg.envErr
 	}
 	u, err := cfg.TracesURL()
 	if err != nil {
 		return nil, err
 	}
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(u))
+	header, err := parseHeaders(cfg.Headers)
 	if err != nil {
-		return nil, fmt.Errorf("make OTLP exporter: %w", err)
+		return nil, fmt.Errorf("tracing: headers: %w", err)
+	}
+	if header.Get("User-Agent") == "" {
+		header.Set("User-Agent", strings.TrimSuffix(DefaultServiceName+"/"+version, "/"))
+	}
+	if cfg.TimeoutMs < 0 {
+		return nil, fmt.Errorf("tracing: timeout_ms %d: want 0 or more", cfg.TimeoutMs)
+	}
+	opts := ExporterOptions{Header: header, Timeout: time.Duration(cfg.TimeoutMs) * time.Millisecond}
+	switch cfg.Compression {
+	case "", "none":
+	case "gzip":
+		opts.Gzip = true
+	default:
+		return nil, fmt.Errorf("tracing: compression %q: want gzip or none", cfg.Compression)
+	}
+	exp, err := NewExporter(u, opts)
+	if err != nil {
+		return nil, err
 	}
 	name := cfg.ServiceName
 	if name == "" {
@@ -90,6 +153,49 @@ func NewProvider(ctx context.Context, cfg Config, version string) (*sdktrace.Tra
 		sdktrace.WithBatcher(exp),
 		sdktrace.WithResource(resource.NewSchemaless(attrs...)),
 	), nil
+}
+
+// parseHeaders parses headers written as in OTEL_EXPORTER_OTLP_HEADERS.
+// Its errors name keys but never values, which may be secrets.
+func parseHeaders(s string) (http.Header, error) {
+	h := http.Header{}
+	for i, pair := range strings.Split(s, ",") {
+		if strings.TrimSpace(pair) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(pair, "=")
+		k = strings.TrimSpace(k)
+		if !ok || !validHeaderName(k) {
+			return nil, fmt.Errorf("pair %d: want key=value with a key such as authorization", i+1)
+		}
+		v, err := url.PathUnescape(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad percent-encoding in the value", k)
+		}
+		v = strings.TrimSpace(v)
+		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+			return nil, fmt.Errorf("%s: control character in the value", k)
+		}
+		h.Add(k, v)
+	}
+	return h, nil
+}
+
+// validHeaderName reports whether k is an HTTP header name (RFC 9110
+// token).
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, c := range []byte(k) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Attribute keys of the spans.

@@ -20,8 +20,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace/noop"
-	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/musclemap/buildnet/buildnet"
 	"github.com/musclemap/buildnet/cmd/buildnetd/internal/tracing"
@@ -186,38 +186,47 @@ func TestFailedBuildSpans(t *testing.T) {
 
 func TestOTLPExport(t *testing.T) {
 	t.Parallel()
+	type request struct {
+		path, contentType, auth, userAgent string
+		body                               []byte
+	}
 	var (
 		mu   sync.Mutex
-		reqs []*coltrace.ExportTraceServiceRequest
-		path string
+		reqs []request
 	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var req coltrace.ExportTraceServiceRequest
-		if r.Header.Get("Content-Type") != "application/x-protobuf" || proto.Unmarshal(body, &req) != nil {
-			http.Error(w, "bad request", http.StatusBadRequest)
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "want a POST of application/json", http.StatusUnsupportedMediaType)
 			return
 		}
+		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
-		reqs, path = append(reqs, &req), r.URL.Path
+		reqs = append(reqs, request{r.URL.Path, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), r.Header.Get("User-Agent"), body})
 		mu.Unlock()
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		_, _ = w.Write(nil)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, "{}")
 	}))
 	defer srv.Close()
 
-	cfg := tracing.ConfigFromEnv(env{"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL, "OTEL_SERVICE_NAME": "bn-test"}.get)
+	cfg := tracing.ConfigFromEnv(env{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL,
+		"OTEL_SERVICE_NAME":           "bn-test",
+		"OTEL_EXPORTER_OTLP_HEADERS":  "authorization=Bearer%20t0k3n",
+	}.get)
 	tp, err := tracing.NewProvider(t.Context(), cfg, "9.9.9")
 	require.NoError(t, err)
 	tr := tracing.New(tp, nil)
 	now := time.Now()
 	ms := int64(40)
 	for _, ev := range []buildnet.Event{
-		{Type: buildnet.EventBuildStart, BuildID: "b1", Time: now, Packages: []string{"api"}},
+		{Type: buildnet.EventBuildStart, BuildID: "b1", Time: now, Packages: []string{"api", "web"}, Requester: "ci"},
 		{Type: buildnet.EventPackageStart, BuildID: "b1", Package: "api", Time: now.Add(time.Millisecond)},
 		{Type: buildnet.EventPackageComplete, BuildID: "b1", Package: "api", Time: now.Add(41 * time.Millisecond),
 			Tier: buildnet.TierFullBuild, Status: buildnet.StatusSuccess, DurationMs: &ms, Digest: "ab12"},
-		{Type: buildnet.EventBuildComplete, BuildID: "b1", Time: now.Add(42 * time.Millisecond), Status: buildnet.StatusSuccess},
+		{Type: buildnet.EventPackageStart, BuildID: "b1", Package: "web", Time: now.Add(41 * time.Millisecond)},
+		{Type: buildnet.EventPackageComplete, BuildID: "b1", Package: "web", Time: now.Add(50 * time.Millisecond),
+			Tier: buildnet.TierFullBuild, Status: buildnet.StatusFailed, Error: "exit status 3"},
+		{Type: buildnet.EventBuildComplete, BuildID: "b1", Time: now.Add(52 * time.Millisecond), Status: buildnet.StatusFailed},
 	} {
 		tr.Observe(ev)
 	}
@@ -226,29 +235,115 @@ func TestOTLPExport(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.NotEmpty(t, reqs)
-	assert.Equal(t, "/v1/traces", path)
-	names := map[string]bool{}
-	service := ""
-	for _, req := range reqs {
-		for _, rs := range req.ResourceSpans {
-			for _, kv := range rs.Resource.Attributes {
-				if kv.Key == "service.name" {
-					service = kv.Value.GetStringValue()
-				}
-			}
+	spans := map[string]*tracepb.Span{}
+	for _, r := range reqs {
+		assert.Equal(t, "/v1/traces", r.path)
+		assert.Equal(t, "Bearer t0k3n", r.auth, "OTEL_EXPORTER_OTLP_HEADERS are sent")
+		assert.Equal(t, "buildnetd/9.9.9", r.userAgent)
+		for _, rs := range decodeRequest(t, r.body).ResourceSpans {
+			res := anyValues(rs.Resource.Attributes)
+			assert.Equal(t, "bn-test", res["service.name"].GetStringValue())
+			assert.Equal(t, "9.9.9", res["service.version"].GetStringValue())
 			for _, ss := range rs.ScopeSpans {
+				assert.Equal(t, "github.com/musclemap/buildnet/cmd/buildnetd", ss.Scope.GetName())
 				for _, s := range ss.Spans {
-					names[s.Name] = true
-					if s.Name == "package api" {
-						assert.Equal(t, uint64(now.Add(time.Millisecond).UnixNano()), s.StartTimeUnixNano)
-						assert.Equal(t, uint64(now.Add(41*time.Millisecond).UnixNano()), s.EndTimeUnixNano)
-					}
+					spans[s.Name] = s
 				}
 			}
 		}
 	}
-	assert.Equal(t, "bn-test", service)
-	assert.Equal(t, map[string]bool{"build": true, "package api": true}, names)
+	require.Len(t, spans, 3)
+	build, api, web := spans["build"], spans["package api"], spans["package web"]
+	require.NotNil(t, build)
+	require.NotNil(t, api)
+	require.NotNil(t, web)
+
+	assert.Empty(t, build.ParentSpanId, "the build span is a root")
+	assert.Len(t, build.TraceId, 16)
+	assert.Len(t, build.SpanId, 8)
+	for _, s := range []*tracepb.Span{api, web} {
+		assert.Equal(t, build.TraceId, s.TraceId, s.Name)
+		assert.Equal(t, build.SpanId, s.ParentSpanId, "%s is a child of the build", s.Name)
+		assert.NotEqual(t, build.SpanId, s.SpanId)
+		assert.Equal(t, tracepb.Span_SPAN_KIND_INTERNAL, s.Kind)
+		assert.GreaterOrEqual(t, s.StartTimeUnixNano, build.StartTimeUnixNano, "%s starts inside the build", s.Name)
+		assert.LessOrEqual(t, s.EndTimeUnixNano, build.EndTimeUnixNano, "%s ends inside the build", s.Name)
+	}
+
+	a := anyValues(build.Attributes)
+	assert.Equal(t, "b1", a["buildnet.build.id"].GetStringValue())
+	assert.Equal(t, "ci", a["buildnet.requester"].GetStringValue())
+	assert.Equal(t, "failed", a["buildnet.status"].GetStringValue())
+	var pkgs []string
+	for _, v := range a["buildnet.packages"].GetArrayValue().GetValues() {
+		pkgs = append(pkgs, v.GetStringValue())
+	}
+	assert.Equal(t, []string{"api", "web"}, pkgs)
+	assert.Equal(t, tracepb.Status_STATUS_CODE_ERROR, build.Status.GetCode())
+	assert.Equal(t, uint64(now.UnixNano()), build.StartTimeUnixNano)
+	assert.Equal(t, uint64(now.Add(52*time.Millisecond).UnixNano()), build.EndTimeUnixNano)
+
+	a = anyValues(api.Attributes)
+	assert.Equal(t, "api", a["buildnet.package"].GetStringValue())
+	assert.Equal(t, "full_build", a["buildnet.tier"].GetStringValue())
+	assert.Equal(t, "ab12", a["buildnet.digest"].GetStringValue())
+	assert.Equal(t, int64(40), a["buildnet.duration_ms"].GetIntValue())
+	assert.Equal(t, tracepb.Status_STATUS_CODE_UNSET, api.Status.GetCode())
+	assert.Equal(t, uint64(now.Add(time.Millisecond).UnixNano()), api.StartTimeUnixNano)
+	assert.Equal(t, uint64(now.Add(41*time.Millisecond).UnixNano()), api.EndTimeUnixNano)
+
+	a = anyValues(web.Attributes)
+	assert.Equal(t, "failed", a["buildnet.status"].GetStringValue())
+	assert.Equal(t, "exit status 3", a["buildnet.error"].GetStringValue())
+	assert.Equal(t, tracepb.Status_STATUS_CODE_ERROR, web.Status.GetCode())
+	assert.Equal(t, "exit status 3", web.Status.GetMessage())
+}
+
+// anyValues returns attributes by key.
+func anyValues(kvs []*commonpb.KeyValue) map[string]*commonpb.AnyValue {
+	m := map[string]*commonpb.AnyValue{}
+	for _, kv := range kvs {
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	t.Parallel()
+	cfg := tracing.ConfigFromEnv(env{
+		"OTEL_EXPORTER_OTLP_ENDPOINT":           "http://a:4318",
+		"OTEL_EXPORTER_OTLP_HEADERS":            "a=1",
+		"OTEL_EXPORTER_OTLP_TRACES_HEADERS":     "b=2",
+		"OTEL_EXPORTER_OTLP_TIMEOUT":            "500",
+		"OTEL_EXPORTER_OTLP_COMPRESSION":        "gzip",
+		"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "none",
+	}.get)
+	assert.Equal(t, tracing.Config{OTLPEndpoint: "http://a:4318", Headers: "b=2", TimeoutMs: 500, Compression: "none"}, cfg,
+		"the traces' variables win")
+	_, err := tracing.NewProvider(t.Context(), cfg, "")
+	require.NoError(t, err)
+
+	tests := []struct {
+		name string
+		env  env
+		err  string
+	}{
+		{"timeout", env{"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "10s"}, `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT="10s": want a number of milliseconds`},
+		{"compression", env{"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, `OTEL_EXPORTER_OTLP_COMPRESSION="zstd": want gzip or none`},
+		{"header without value", env{"OTEL_EXPORTER_OTLP_HEADERS": "a=1,authorization"}, "tracing: headers: pair 2: want key=value"},
+		{"bad header name", env{"OTEL_EXPORTER_OTLP_HEADERS": "bad name=s3cret"}, "tracing: headers: pair 1: want key=value"},
+		{"bad escape", env{"OTEL_EXPORTER_OTLP_HEADERS": "authorization=s3cret%zz"}, "tracing: headers: authorization: bad percent-encoding"},
+		{"control character", env{"OTEL_EXPORTER_OTLP_HEADERS": "authorization=s3cret%0d%0aX: y"}, "tracing: headers: authorization: control character"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://a:4318"
+			_, err := tracing.NewProvider(t.Context(), tracing.ConfigFromEnv(tt.env.get), "")
+			require.ErrorContains(t, err, tt.err)
+			assert.NotContains(t, err.Error(), "s3cret", "header values may be secrets")
+		})
+	}
 }
 
 func TestOffByDefault(t *testing.T) {
