@@ -30,7 +30,9 @@ for target in \
   "./cmd/buildnetd/internal/files FuzzClean" \
   "./cmd/buildnetd/internal/auth FuzzIsKey" \
   "./state FuzzResultJSON" \
-  "./cmd/buildnetd/internal/server FuzzEventJSON"; do
+  "./cmd/buildnetd/internal/server FuzzEventJSON" \
+  "./internal/jsonscan FuzzAgreesWithEncodingJSON" \
+  "./cmd/buildnetd/internal/cli FuzzDecodeEvent"; do
   set -- $target
   go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZ_EXECS}x" "$1"
 done

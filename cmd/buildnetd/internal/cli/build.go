@@ -200,7 +200,7 @@ func buildLocal(ctx context.Context, e *buildnet.Engine, req buildnet.Request, o
 	}
 	stop := context.AfterFunc(ctx, run.Cancel)
 	defer stop()
-	return out.follow(run.ID(), sub.Events(), run.Done(), func() (*buildnet.BuildResult, error) {
+	return follow(out, run.ID(), sub.Events(), run.Done(), func() (*buildnet.BuildResult, error) {
 		return run.Wait(context.Background())
 	})
 }
@@ -218,19 +218,19 @@ func buildRemote(ctx context.Context, cl *client, root string, req buildnet.Requ
 	}
 	// Following outlives ctx: after an interrupt the command still waits
 	// for the daemon to report the cancelled build.
-	follow := context.WithoutCancel(ctx)
-	id, stream, err := cl.startBuild(follow, root, buildBody(req), types)
+	following := context.WithoutCancel(ctx)
+	id, stream, err := cl.startBuild(following, root, buildBody(req), types)
 	if err != nil {
 		return nil, err
 	}
 	defer stream.close()
 	stop := context.AfterFunc(ctx, func() {
-		cctx, cancel := context.WithTimeout(follow, 10*time.Second)
+		cctx, cancel := context.WithTimeout(following, 10*time.Second)
 		defer cancel()
 		_ = cl.do(cctx, http.MethodPost, "/builds/"+url.PathEscape(id)+"/cancel", nil, nil)
 	})
 	defer stop()
-	return out.follow(id, stream.events, stream.dead, func() (*buildnet.BuildResult, error) {
+	return follow(out, id, stream.events, stream.dead, func() (*buildnet.BuildResult, error) {
 		return nil, fmt.Errorf("build %s on the daemon at %s: %w", id, cl.base, stream.err)
 	})
 }
@@ -301,8 +301,9 @@ func (r *reporter) color(c, s string) string {
 
 // follow prints the events of build id until its build:complete event,
 // or until done is closed (then result gives the outcome), and returns
-// the build's result.
-func (r *reporter) follow(id string, events <-chan buildnet.Event, done <-chan struct{}, result func() (*buildnet.BuildResult, error)) (*buildnet.BuildResult, error) {
+// the build's result. Events come one by one from an engine in process,
+// and in batches from a daemon.
+func follow[E buildnet.Event | []buildnet.Event](r *reporter, id string, events <-chan E, done <-chan struct{}, result func() (*buildnet.BuildResult, error)) (*buildnet.BuildResult, error) {
 	defer r.flush()
 	var ticker <-chan time.Time
 	if r.tty {
@@ -317,18 +318,14 @@ func (r *reporter) follow(id string, events <-chan buildnet.Event, done <-chan s
 	}
 	for {
 		select {
-		case ev, ok := <-events:
+		case evs, ok := <-events:
 			if !ok {
 				events = nil // dropped: the result still arrives
 				continue
 			}
-			if ev.BuildID != id {
-				continue
-			}
-			r.event(ev)
-			if ev.Type == buildnet.EventBuildComplete && ev.Result != nil {
+			if res := r.events(id, batch(evs)); res != nil {
 				finish()
-				return ev.Result, nil
+				return res, nil
 			}
 			if len(events) == 0 {
 				r.flush()
@@ -340,15 +337,12 @@ func (r *reporter) follow(id string, events <-chan buildnet.Event, done <-chan s
 			// Drain what is already queued so no package line is lost.
 			for drained := false; !drained && events != nil; {
 				select {
-				case ev, ok := <-events:
+				case evs, ok := <-events:
 					if !ok {
 						drained = true
-					} else if ev.BuildID == id {
-						r.event(ev)
-						if ev.Type == buildnet.EventBuildComplete && ev.Result != nil {
-							finish()
-							return ev.Result, nil
-						}
+					} else if res := r.events(id, batch(evs)); res != nil {
+						finish()
+						return res, nil
 					}
 				default:
 					drained = true
@@ -358,6 +352,32 @@ func (r *reporter) follow(id string, events <-chan buildnet.Event, done <-chan s
 			return result()
 		}
 	}
+}
+
+// batch returns the events of e, one event or several.
+func batch[E buildnet.Event | []buildnet.Event](e E) []buildnet.Event {
+	switch e := any(e).(type) {
+	case buildnet.Event:
+		return []buildnet.Event{e}
+	case []buildnet.Event:
+		return e
+	}
+	panic("unreachable")
+}
+
+// events shows the events of build id among evs, and returns the build's
+// result if they hold its end.
+func (r *reporter) events(id string, evs []buildnet.Event) *buildnet.BuildResult {
+	for _, ev := range evs {
+		if ev.BuildID != id {
+			continue
+		}
+		r.event(ev)
+		if ev.Type == buildnet.EventBuildComplete && ev.Result != nil {
+			return ev.Result
+		}
+	}
+	return nil
 }
 
 func (r *reporter) event(ev buildnet.Event) {

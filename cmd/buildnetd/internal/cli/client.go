@@ -209,7 +209,9 @@ func daemonError(status int, body []byte) error {
 // Last-Event-ID when the connection breaks, so that no event is lost
 // while the daemon's buffer holds it.
 type eventStream struct {
-	events chan buildnet.Event
+	// events delivers the events in order, several at a time: what
+	// arrived together is handed over together.
+	events chan []buildnet.Event
 	dead   chan struct{} // closed when the stream gave up; err says why
 	err    error
 	cancel context.CancelFunc
@@ -218,6 +220,9 @@ type eventStream struct {
 
 // maxReconnects bounds consecutive failed reconnections.
 const maxReconnects = 5
+
+// maxBatch bounds the events handed over at once.
+const maxBatch = 256
 
 // startBuild starts a build of the workspace root with POST
 // /build?stream=true and returns its id and the stream of its events,
@@ -243,7 +248,7 @@ func (cl *client) startBuild(ctx context.Context, root string, body any, types [
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
 	cl.authorize(req)
-	resp, err := cl.http.Do(req)
+	resp, err := cl.doAlone(req)
 	if err != nil {
 		cancel()
 		err = fmt.Errorf("daemon at %s: %w", cl.base, err)
@@ -267,9 +272,53 @@ func (cl *client) startBuild(ctx context.Context, root string, body any, types [
 		return "", nil, err
 	}
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
-	s := &eventStream{events: make(chan buildnet.Event, 1024), dead: make(chan struct{}), cancel: cancel}
+	s := &eventStream{events: make(chan []buildnet.Event, 64), dead: make(chan struct{}), cancel: cancel}
 	s.wg.Go(func() { s.run(ctx, cl, q, br, resp.Body) })
 	return id, s, nil
+}
+
+// doAlone sends req on a connection of its own, which closes with the
+// answer's body, and returns the answer; a request that follows a build
+// needs no pool, and a one-shot command saves the pool's goroutines and
+// threads on its way to the first byte. Requests to an https daemon go
+// through the client's pool.
+func (cl *client) doAlone(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "http" {
+		return cl.http.Do(req)
+	}
+	conn, err := (&net.Dialer{Timeout: probeTimeout}).DialContext(req.Context(), "tcp", req.URL.Host)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(req.Context(), func() { conn.Close() })
+	if err := req.Write(conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 64<<10), req)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	resp.Body = &connBody{ReadCloser: resp.Body, conn: conn, stop: stop}
+	return resp, nil
+}
+
+// connBody is the body of an answer read by doAlone: closing it closes
+// the connection.
+type connBody struct {
+	io.ReadCloser
+	conn net.Conn
+	stop func() bool
+}
+
+func (b *connBody) Close() error {
+	b.stop()
+	err := b.ReadCloser.Close()
+	if cerr := b.conn.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // close ends the stream and waits for its reader.
@@ -315,17 +364,29 @@ func (cl *client) openEvents(ctx context.Context, query, lastID string) (*bufio.
 func (s *eventStream) run(ctx context.Context, cl *client, query string, br *bufio.Reader, body io.ReadCloser) {
 	defer close(s.dead)
 	last := "0"
+	var batch []buildnet.Event
 	for failures := 0; ; {
-		err := readSSE(br, func(id string, ev buildnet.Event) bool {
-			last, failures = id, 0
+		handOver := func() bool {
+			if len(batch) == 0 {
+				return true
+			}
 			select {
-			case s.events <- ev:
+			case s.events <- batch:
+				batch = nil
 				return true
 			case <-ctx.Done():
 				return false
 			}
-		})
+		}
+		err := readSSE(br, func(id string, ev buildnet.Event) bool {
+			last, failures = id, 0
+			if batch = append(batch, ev); len(batch) < maxBatch {
+				return true
+			}
+			return handOver()
+		}, handOver)
 		body.Close()
+		handOver()
 		for {
 			if ctx.Err() != nil {
 				s.err = ctx.Err()
@@ -373,23 +434,27 @@ func (e *streamEvent) event() buildnet.Event {
 }
 
 // readSSE parses server-sent events from br, calling fn for each until
-// fn returns false or the stream ends.
-func readSSE(br *bufio.Reader, fn func(id string, ev buildnet.Event) bool) error {
-	var id, data string
+// fn or idle returns false or the stream ends. It calls idle when br holds
+// no whole event, before a read that may wait.
+func readSSE(br *bufio.Reader, fn func(id string, ev buildnet.Event) bool, idle func() bool) error {
+	var (
+		id   string
+		data []byte
+	)
 	for {
-		line, err := br.ReadString('\n')
+		line, err := readLine(br)
 		if err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
 			return err
 		}
-		line = strings.TrimRight(line, "\r\n")
+		line = bytes.TrimRight(line, "\r\n")
 		switch {
-		case line == "":
-			if data != "" {
+		case len(line) == 0:
+			if len(data) > 0 {
 				var se streamEvent
-				if err := json.Unmarshal([]byte(data), &se); err == nil {
+				if err := decodeEvent(data, &se); err == nil {
 					if se.Seq != 0 && id == "" {
 						id = strconv.FormatUint(se.Seq, 10)
 					}
@@ -398,11 +463,37 @@ func readSSE(br *bufio.Reader, fn func(id string, ev buildnet.Event) bool) error
 					}
 				}
 			}
-			id, data = "", ""
-		case strings.HasPrefix(line, "id:"):
-			id = strings.TrimSpace(line[3:])
-		case strings.HasPrefix(line, "data:"):
-			data += strings.TrimPrefix(line[5:], " ")
+			id, data = "", data[:0]
+			if !eventBuffered(br) && !idle() {
+				return errors.New("stopped")
+			}
+		case bytes.HasPrefix(line, []byte("id:")):
+			id = string(bytes.TrimSpace(line[3:]))
+		case bytes.HasPrefix(line, []byte("data:")):
+			data = append(data, bytes.TrimPrefix(line[5:], []byte(" "))...)
 		}
 	}
+}
+
+// readLine returns the next line of br, which is valid until the next
+// read; a line longer than br's buffer (a large build result) is copied.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return line, err
+	}
+	long := append([]byte(nil), line...)
+	for err == bufio.ErrBufferFull {
+		line, err = br.ReadSlice('\n')
+		long = append(long, line...)
+	}
+	return long, err
+}
+
+// eventBuffered reports whether br holds a whole event with data, ready
+// to read.
+func eventBuffered(br *bufio.Reader) bool {
+	buf, _ := br.Peek(br.Buffered())
+	i := bytes.Index(buf, []byte("data:"))
+	return i >= 0 && (bytes.Contains(buf[i:], []byte("\n\n")) || bytes.Contains(buf[i:], []byte("\n\r\n")))
 }

@@ -68,9 +68,13 @@ func TestReadSSE(t *testing.T) {
 		"id: 10\nevent: package:output\ndata: {\"seq\":10,"
 	var ids []string
 	var evs []buildnet.Event
+	var idle []int // events read when the reader ran out of whole events
 	err := readSSE(bufio.NewReader(strings.NewReader(stream)), func(id string, ev buildnet.Event) bool {
 		ids = append(ids, id)
 		evs = append(evs, ev)
+		return true
+	}, func() bool {
+		idle = append(idle, len(evs))
 		return true
 	})
 	assert.Error(t, err, "a stream cut mid-event is an error")
@@ -78,6 +82,9 @@ func TestReadSSE(t *testing.T) {
 	require.Len(t, evs, 2)
 	assert.Equal(t, []string{"a"}, evs[0].Packages)
 	assert.Equal(t, "x: y", evs[1].Line)
+	// Event 7 is followed by a whole event, so the reader goes on; after
+	// event 9 only half of one is buffered, so it hands over what it has.
+	assert.Equal(t, []int{2}, idle)
 }
 
 func TestPackageAt(t *testing.T) {
