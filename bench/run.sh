@@ -93,7 +93,8 @@ if [[ -n "${BUILDNETD:-}" ]]; then
 	cp "$BUILDNETD" "$bin/buildnetd"
 else
 	log "building buildnetd"
-	go build -o "$bin/buildnetd" ./cmd/buildnetd
+	# The release build: static, without cgo (it starts faster).
+	CGO_ENABLED=0 go build -o "$bin/buildnetd" ./cmd/buildnetd
 fi
 log "building genws, floor, timeit"
 go build -o "$bin/genws" ./bench/genws
