@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -166,12 +167,16 @@ type Hooks struct {
 // plain number from JSON.
 type ByteSize int64
 
-var sizeRE = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?I?B?)?\s*$`)
+// sizeRE and envNameRE are compiled when first used: a command that
+// never reads a size or an env name does not pay for them at start.
+var sizeRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?I?B?)?\s*$`)
+})
 
 // ParseByteSize parses a size such as "10GB" (decimal and binary units are
 // both taken as powers of 1024, as most tools do).
 func ParseByteSize(s string) (ByteSize, error) {
-	m := sizeRE.FindStringSubmatch(strings.ToUpper(s))
+	m := sizeRE().FindStringSubmatch(strings.ToUpper(s))
 	if m == nil {
 		return 0, fmt.Errorf("bad size %q: want a number with an optional unit such as 500MB or 10GB", s)
 	}
@@ -331,7 +336,7 @@ func position(data []byte, off int64) (line, col int) {
 	return line, col
 }
 
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 // Validate checks the configuration and fills in defaults. root is the
 // workspace root; "" skips the checks that need the file system.
@@ -361,7 +366,7 @@ func (ws *Workspace) validate(root *rootChecker) error {
 		return err
 	}
 	for i, e := range ws.Env {
-		if !envNameRE.MatchString(e) {
+		if !envNameRE().MatchString(e) {
 			return &ConfigError{Field: fmt.Sprintf("env[%d]", i), Msg: fmt.Sprintf("%q is not an environment variable name", e)}
 		}
 	}
@@ -428,7 +433,7 @@ func (p *Package) validate(root *rootChecker) *ConfigError {
 		}
 	}
 	for i, e := range p.Env {
-		if !envNameRE.MatchString(e) {
+		if !envNameRE().MatchString(e) {
 			return &ConfigError{Field: fmt.Sprintf("env[%d]", i), Msg: fmt.Sprintf("%q is not an environment variable name", e)}
 		}
 	}

@@ -146,7 +146,7 @@ func (c RemoteConfig) validate() *ConfigError {
 		}
 	}
 	for f, v := range map[string]string{"token_env": c.TokenEnv, "signature_key_env": c.SignatureKeyEnv} {
-		if v != "" && !envNameRE.MatchString(v) {
+		if v != "" && !envNameRE().MatchString(v) {
 			// Not quoted: it may well be the secret itself.
 			return &ConfigError{Field: field(f), Msg: "not an environment variable name: give the variable's name, not its value"}
 		}

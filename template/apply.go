@@ -58,7 +58,7 @@ func fields(i int, p *buildnet.Package) []field {
 
 // compile checks everything about t that does not depend on values.
 func (t *Template) compile() (*compiled, *fieldError) {
-	if !templateNameRE.MatchString(t.Name) {
+	if !templateNameRE().MatchString(t.Name) {
 		return nil, &fieldError{"name", fmt.Sprintf("template name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", t.Name)}
 	}
 	if len(t.Packages) == 0 {
@@ -69,7 +69,7 @@ func (t *Template) compile() (*compiled, *fieldError) {
 	for i, p := range t.Params {
 		f := fmt.Sprintf("params[%d]", i)
 		switch {
-		case !paramNameRE.MatchString(p.Name):
+		case !paramNameRE().MatchString(p.Name):
 			return nil, &fieldError{f + ".name", fmt.Sprintf("parameter name %q: use letters, digits and '_', starting with a letter or '_'", p.Name)}
 		case declared[p.Name] > 0:
 			return nil, &fieldError{f + ".name", fmt.Sprintf("parameter %s is declared twice (also params[%d]): keep one", p.Name, declared[p.Name]-1)}

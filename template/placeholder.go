@@ -2,7 +2,6 @@ package template
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -17,9 +16,9 @@ const (
 )
 
 var (
-	paramNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	templateNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	nameCharsRE    = regexp.MustCompile(`^[A-Za-z0-9@._/-]*$`)
+	paramNameRE    = lazyRE(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	templateNameRE = lazyRE(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	nameCharsRE    = lazyRE(`^[A-Za-z0-9@._/-]*$`)
 )
 
 // segment is a piece of a field: literal text, or a placeholder (param
@@ -58,7 +57,7 @@ func splitPlaceholders(s string) []segment {
 			continue
 		}
 		end := strings.IndexByte(s[i+1:], '}')
-		if end < 0 || !paramNameRE.MatchString(s[i+1:i+1+end]) {
+		if end < 0 || !paramNameRE().MatchString(s[i+1:i+1+end]) {
 			lit.WriteByte(c)
 			continue
 		}
@@ -261,7 +260,7 @@ func checkValue(kind fieldKind, v string) string {
 	}
 	switch kind {
 	case kindName:
-		if !nameCharsRE.MatchString(v) {
+		if !nameCharsRE().MatchString(v) {
 			return "package names may contain only letters, digits and @ . _ / -"
 		}
 	case kindPath:
@@ -296,7 +295,7 @@ func checkResult(kind fieldKind, v string) string {
 		switch {
 		case v == "":
 			return "the package name is empty"
-		case !nameCharsRE.MatchString(v):
+		case !nameCharsRE().MatchString(v):
 			return fmt.Sprintf("package name %q may contain only letters, digits and @ . _ / -", v)
 		case strings.Contains(v, "/") && !strings.HasPrefix(v, "@"):
 			return fmt.Sprintf("package name %q may contain a slash only as an npm scope (@scope/name)", v)

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -86,11 +87,17 @@ func (p *parser) errAt(n *yaml.Node, field, format string, args ...any) *ParseEr
 	return e
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLineRE = lazyRE(`^yaml: line (\d+): (.*)$`)
+
+// lazyRE returns a function compiling expr when first called: a command
+// that never reads a template does not pay for the expressions at start.
+func lazyRE(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 func (p *parser) syntaxError(err error) *ParseError {
 	e := &ParseError{File: p.file, Err: err, Msg: "malformed YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+	if m := yamlLineRE().FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		e.Msg = "malformed YAML: " + m[2]
 	}
@@ -129,7 +136,7 @@ func (p *parser) parse(data []byte) (*Template, error) {
 			case "name":
 				hasName = true
 				t.Name, err = p.str(v, "name")
-				if err == nil && !templateNameRE.MatchString(t.Name) {
+				if err == nil && !templateNameRE().MatchString(t.Name) {
 					err = p.errAt(v, "name", "template name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", t.Name)
 				}
 			case "description":
@@ -146,7 +153,7 @@ func (p *parser) parse(data []byte) (*Template, error) {
 	}
 	if !hasName {
 		t.Name = baseName(p.file)
-		if !templateNameRE.MatchString(t.Name) {
+		if !templateNameRE().MatchString(t.Name) {
 			return nil, p.errAt(root, "name", "missing name, and the file name %q is not a usable template name: add name: my-template", t.Name)
 		}
 	}
