@@ -35,7 +35,9 @@ func scanEvent(data []byte, se *streamEvent) error {
 // ruled out), and skips the value otherwise.
 func mustMatch(r *jsonscan.Reader, key []byte, names ...string) {
 	for _, n := range names {
-		if bytes.EqualFold(key, []byte(n)) {
+		// Keys are ASCII here (jsonscan gives up on others), so a name
+		// of another length cannot match.
+		if len(n) == len(key) && bytes.EqualFold(key, []byte(n)) {
 			r.Fail("key %q matches field %q only without case", key, n)
 			return
 		}
