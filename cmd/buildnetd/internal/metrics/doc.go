@@ -2,12 +2,20 @@
 // histograms fed by the engine's events (builds, packages, tiers,
 // durations), gauges read at scrape time (cache, queue, active builds,
 // event subscribers, alert deliveries), HTTP request metrics, and the Go
-// runtime and process collectors.
+// runtime and process metrics.
 //
-// Each [Metrics] owns its own [prometheus.Registry]: nothing is
-// registered globally, so two daemons (or tests) in one process do not
-// share counters. [Metrics.Handler] serves the registry in the Prometheus
-// text format; [Metrics.Run] feeds it the engine's events.
+// The metrics are kept with github.com/VictoriaMetrics/metrics, whose
+// package initialisation costs next to nothing: buildnetd is also the
+// CLI, and every command pays for the start of the whole binary.
+//
+// Each [Metrics] owns its own metric set: nothing is registered
+// globally, so two daemons (or tests) in one process do not share
+// counters. [Metrics.Handler] serves the set, the scrape-time gauges and
+// the Go and process metrics in the Prometheus text exposition format,
+// each BuildNet family with its # HELP and # TYPE lines; [Metrics.Run]
+// feeds it the engine's events. Histograms are Prometheus histograms with
+// fixed le buckets. Label values are escaped as the format requires, so
+// the values users choose (requester names) cannot break a scrape.
 //
 // # Metrics
 //
@@ -33,5 +41,5 @@
 //	buildnet_alert_delivery_attempts_total{channel,result} counter
 //	buildnet_alert_queue_depth{channel}                gauge
 //	buildnet_build_info{version}                       gauge
-//	process_*, go_*                                    the standard collectors
+//	process_*, go_*                                    Go runtime and process metrics
 package metrics

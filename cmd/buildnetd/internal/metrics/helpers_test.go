@@ -1,9 +1,13 @@
 package metrics_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,15 +54,40 @@ func build(t *testing.T, e *buildnet.Engine, m *metrics.Metrics, req buildnet.Re
 	return res
 }
 
-// scrape GETs h and parses the answer with the Prometheus text parser.
+// get serves h over HTTP, GETs it as a scraper would and returns the
+// response, whose body has been read into body.
+func get(t *testing.T, h http.Handler, header http.Header) (resp *http.Response, body string) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/metrics", nil)
+	require.NoError(t, err)
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err = srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", b)
+	return resp, string(b)
+}
+
+// scrape GETs h over HTTP and parses the answer with the Prometheus text
+// parser.
 func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	_, body := get(t, h, nil)
+	return parse(t, body)
+}
+
+// parse parses text in the Prometheus text exposition format.
+func parse(t *testing.T, text string) map[string]*dto.MetricFamily {
+	t.Helper()
 	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(rec.Body)
-	require.NoError(t, err)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(text))
+	require.NoError(t, err, "%s", text)
 	return fams
 }
 
@@ -93,4 +122,23 @@ next:
 		}
 	}
 	return sum
+}
+
+// logBuffer is an io.Writer for a test logger, safe for concurrent use.
+type logBuffer struct {
+	// mu guards b.
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -9,9 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	vm "github.com/VictoriaMetrics/metrics"
 
 	"github.com/musclemap/buildnet/alert"
 	"github.com/musclemap/buildnet/buildnet"
@@ -47,101 +45,45 @@ type Options struct {
 // minutes (cold builds).
 var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800}
 
-// Metrics holds the daemon's collectors and their registry. It is safe
+// HTTP requests take from well under a millisecond (a status read) to a
+// minute (a long synchronous build request).
+var requestBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+
+// Metrics holds the daemon's metrics in a [vm.Set] of its own. It is safe
 // for concurrent use.
 type Metrics struct {
-	reg  *prometheus.Registry
+	set  *vm.Set
 	opts Options
 	log  *slog.Logger
 
-	builds          *prometheus.CounterVec
-	buildDuration   *prometheus.HistogramVec
-	packages        *prometheus.CounterVec
-	packageDuration *prometheus.HistogramVec
-	events          *prometheus.CounterVec
-	eventsLost      prometheus.Counter
-	requests        *prometheus.CounterVec
-	requestDuration *prometheus.HistogramVec
-	rateLimited     prometheus.Counter
+	eventsLost  *vm.Counter
+	rateLimited *vm.Counter
 
 	// mu guards requesters.
 	mu         sync.Mutex
 	requesters map[string]bool
 }
 
-// New makes the collectors and registers them, with the Go and process
-// collectors, on a new registry.
+// New makes the metrics, in a set of their own: nothing is registered
+// globally.
+//
+// New turns on the metrics library's process-wide switch
+// [vm.ExposeMetadata]: it is how the Go and process metrics the library
+// writes get their # TYPE lines. BuildNet's own families carry their
+// # HELP and # TYPE lines whatever the switch says.
 func New(opts Options) *Metrics {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Metrics{reg: prometheus.NewRegistry(), opts: opts, log: opts.Logger, requesters: map[string]bool{}}
-	m.builds = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "builds_total",
-		Help: "Builds finished, by status (success, failed, cancelled) and requester.",
-	}, []string{"status", "requester"})
-	m.buildDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: Namespace, Name: "build_duration_seconds",
-		Help: "Duration of finished builds, by status.", Buckets: durationBuckets,
-	}, []string{"status"})
-	m.packages = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "package_builds_total",
-		Help: "Package results, by tier (instant_skip, hash_skip, cache_restore, full_build, none) and status (success, failed, skipped, cancelled).",
-	}, []string{"tier", "status"})
-	m.packageDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: Namespace, Name: "package_duration_seconds",
-		Help: "Time spent bringing a package up to date, by tier; successful packages only.", Buckets: durationBuckets,
-	}, []string{"tier"})
-	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "events_total",
-		Help: "Engine events seen, by type.",
-	}, []string{"type"})
-	m.eventsLost = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "events_lost_total",
-		Help: "Times the metrics fell behind the engine's events and lost some: build counters may then be low.",
-	})
-	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "http_requests_total",
-		Help: "HTTP requests served, by route pattern and status code.",
-	}, []string{"route", "code"})
-	m.requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: Namespace, Name: "http_request_duration_seconds",
-		Help:    "Latency of HTTP requests, by route pattern; event streams (SSE, WebSocket) are not included.",
-		Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
-	}, []string{"route"})
-	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "http_rate_limited_total",
-		Help: "HTTP requests refused by rate limiting (429); buildnet_http_requests_total{code=\"429\"} has them by route.",
-	})
-	m.reg.MustRegister(m.builds, m.buildDuration, m.packages, m.packageDuration, m.events, m.eventsLost,
-		m.requests, m.requestDuration, m.rateLimited,
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&sourceCollector{m: m},
-	)
+	vm.ExposeMetadata(true)
+	m := &Metrics{set: vm.NewSet(), opts: opts, log: opts.Logger, requesters: map[string]bool{}}
+	// Unlabelled counters are served from the start, at zero.
+	m.eventsLost = m.set.NewCounter(famEventsLost)
+	m.rateLimited = m.set.NewCounter(famRateLimited)
 	if opts.Version != "" {
-		info := prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: Namespace, Name: "build_info", Help: "Always 1; the version label names the daemon's version.",
-			ConstLabels: prometheus.Labels{"version": opts.Version},
-		})
-		info.Set(1)
-		m.reg.MustRegister(info)
+		m.set.NewGauge(series(famBuildInfo, "version", opts.Version), func() float64 { return 1 })
 	}
 	return m
-}
-
-// Registry returns the registry holding every collector, for adding
-// more or gathering in tests.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
-// Handler serves the metrics in the Prometheus exposition format. A
-// source failing (the cache unreadable) is logged, and the other metrics
-// are still served.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
-		ErrorHandling: promhttp.ContinueOnError,
-	})
 }
 
 // Run counts the Engine's events until ctx ends or the engine closes. A
@@ -168,16 +110,16 @@ func (m *Metrics) Run(ctx context.Context) error {
 
 // Observe counts one engine event.
 func (m *Metrics) Observe(ev buildnet.Event) {
-	m.events.WithLabelValues(string(ev.Type)).Inc()
+	m.counter(famEvents, "type", string(ev.Type)).Inc()
 	switch ev.Type {
 	case buildnet.EventPackageComplete:
 		tier := string(ev.Tier)
 		if tier == "" {
 			tier = "none"
 		}
-		m.packages.WithLabelValues(tier, string(ev.Status)).Inc()
+		m.counter(famPackages, "status", string(ev.Status), "tier", tier).Inc()
 		if ev.Status == buildnet.StatusSuccess && ev.DurationMs != nil {
-			m.packageDuration.WithLabelValues(tier).Observe(seconds(*ev.DurationMs))
+			m.histogram(famPackageDuration, durationBuckets, "tier", tier).Update(seconds(*ev.DurationMs))
 		}
 	case buildnet.EventBuildComplete:
 		status, requester, ms := ev.Status, ev.Requester, int64(-1)
@@ -187,11 +129,24 @@ func (m *Metrics) Observe(ev buildnet.Event) {
 				requester = r.Requester
 			}
 		}
-		m.builds.WithLabelValues(string(status), m.requester(requester)).Inc()
+		m.counter(famBuilds, "requester", m.requester(requester), "status", string(status)).Inc()
 		if ms >= 0 {
-			m.buildDuration.WithLabelValues(string(status)).Observe(seconds(ms))
+			m.histogram(famBuildDuration, durationBuckets, "status", string(status)).Update(seconds(ms))
 		}
 	}
+}
+
+// counter returns the counter of family fam with the label pairs kv,
+// making it on first use. kv is in label-name order, so that the samples
+// sort as they always have.
+func (m *Metrics) counter(fam string, kv ...string) *vm.Counter {
+	return m.set.GetOrCreateCounter(series(fam, kv...))
+}
+
+// histogram returns the histogram of family fam with the label pairs kv
+// and the given bucket bounds, making it on first use.
+func (m *Metrics) histogram(fam string, buckets []float64, kv ...string) *vm.PrometheusHistogram {
+	return m.set.GetOrCreatePrometheusHistogramExt(series(fam, kv...), buckets)
 }
 
 // requester returns the label value for r, bounding the label's values.
@@ -225,12 +180,12 @@ func (m *Metrics) ObserveRequest(route string, code int, d time.Duration, stream
 	if code == 0 {
 		code = http.StatusOK
 	}
-	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	m.counter(famRequests, "code", strconv.Itoa(code), "route", route).Inc()
 	if code == http.StatusTooManyRequests {
 		m.rateLimited.Inc()
 	}
 	if !stream {
-		m.requestDuration.WithLabelValues(route).Observe(d.Seconds())
+		m.histogram(famRequestDuration, requestBuckets, "route", route).Update(d.Seconds())
 	}
 }
 

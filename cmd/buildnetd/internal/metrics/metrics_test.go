@@ -1,13 +1,16 @@
 package metrics_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	vm "github.com/VictoriaMetrics/metrics"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -125,23 +128,30 @@ func TestHTTPMetrics(t *testing.T) {
 func TestRuntimeAndProcessMetrics(t *testing.T) {
 	t.Parallel()
 	f := scrape(t, metrics.New(metrics.Options{}).Handler())
-	for _, name := range []string{"go_goroutines", "go_memstats_alloc_bytes", "process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds"} {
+	for _, name := range []string{"go_goroutines", "go_memstats_alloc_bytes", "go_gc_duration_seconds", "go_threads", "go_info",
+		"process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes", "process_open_fds", "process_max_fds", "process_start_time_seconds"} {
 		assert.Contains(t, f, name)
 	}
 	assert.Positive(t, value(f, "go_goroutines", nil))
+	assert.Positive(t, value(f, "process_resident_memory_bytes", nil))
+	assert.Equal(t, dto.MetricType_GAUGE, f["go_goroutines"].GetType())
+	assert.Equal(t, dto.MetricType_COUNTER, f["process_cpu_seconds_total"].GetType())
+	assert.Equal(t, dto.MetricType_SUMMARY, f["go_gc_duration_seconds"].GetType())
 }
 
-func TestNoGlobalRegistry(t *testing.T) {
+func TestNoGlobalState(t *testing.T) {
 	t.Parallel()
 	a, b := metrics.New(metrics.Options{}), metrics.New(metrics.Options{})
 	a.Observe(buildnet.Event{Type: buildnet.EventBuildComplete, Status: buildnet.StatusSuccess})
+	a.ObserveRequest("GET /health", 200, time.Millisecond, false)
 	assert.Equal(t, 1.0, value(scrape(t, a.Handler()), "buildnet_builds_total", nil))
 	assert.Zero(t, value(scrape(t, b.Handler()), "buildnet_builds_total", nil))
-	fams, err := prometheus.DefaultGatherer.Gather()
-	require.NoError(t, err)
-	for _, f := range fams {
-		assert.False(t, strings.HasPrefix(f.GetName(), "buildnet_"), "%s registered globally", f.GetName())
-	}
+	assert.Zero(t, value(scrape(t, b.Handler()), "buildnet_http_requests_total", nil))
+	// The library's global sets, the ones its own WritePrometheus writes,
+	// hold nothing of ours.
+	var global bytes.Buffer
+	vm.WritePrometheus(&global, false)
+	assert.NotContains(t, global.String(), "buildnet_")
 }
 
 func TestSourcesAtScrapeTime(t *testing.T) {
@@ -189,14 +199,26 @@ func TestCacheErrorKeepsOtherMetrics(t *testing.T) {
 	t.Parallel()
 	w := newWorkspace(t)
 	e := w.Open()
-	m := metrics.New(metrics.Options{Engine: e})
+	var logs logBuffer
+	m := metrics.New(metrics.Options{
+		Engine:      e,
+		Subscribers: func() int { return 2 },
+		Logger:      slog.New(slog.NewTextHandler(&logs, nil)),
+	})
 	m.Observe(buildnet.Event{Type: buildnet.EventBuildComplete, Status: buildnet.StatusSuccess})
 	require.NoError(t, e.Close()) // the cache is closed: its statistics fail
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	assert.Equal(t, http.StatusOK, rec.Code)
-	assert.Contains(t, rec.Body.String(), "buildnet_builds_total")
-	assert.NotContains(t, rec.Body.String(), "buildnet_cache_bytes ")
+
+	f := scrape(t, m.Handler()) // a 200 the text parser accepts
+	assert.Contains(t, logs.String(), "level=WARN")
+	assert.Contains(t, logs.String(), "read cache statistics for metrics")
+	for _, name := range []string{"buildnet_cache_bytes", "buildnet_cache_entries", "buildnet_cache_hits_total", "buildnet_cache_misses_total"} {
+		assert.NotContains(t, f, name, "no value rather than a wrong one")
+	}
+	assert.Equal(t, 1.0, value(f, "buildnet_builds_total", nil))
+	assert.Equal(t, 2.0, value(f, "buildnet_event_subscribers", nil))
+	assert.Equal(t, float64(buildnet.DefaultMaxCacheSize), value(f, "buildnet_cache_max_bytes", nil))
+	assert.Contains(t, f, "buildnet_active_builds")
+	assert.Contains(t, f, "go_goroutines")
 }
 
 func ExampleMetrics_Observe() {
