@@ -59,10 +59,17 @@ type Metrics struct {
 	eventsLost  *vm.Counter
 	rateLimited *vm.Counter
 
-	// mu guards requesters.
+	// mu guards requesters and the series found so far.
 	mu         sync.Mutex
 	requesters map[string]bool
+	counters   map[seriesKey]*vm.Counter
+	histograms map[seriesKey]*vm.PrometheusHistogram
 }
+
+// seriesKey names a series by its family and label values (each family
+// has at most two labels, always the same): finding a series counted
+// before costs a map lookup, not the making of its name.
+type seriesKey struct{ fam, a, b string }
 
 // New makes the metrics, in a set of their own: nothing is registered
 // globally.
@@ -76,7 +83,8 @@ func New(opts Options) *Metrics {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	vm.ExposeMetadata(true)
-	m := &Metrics{set: vm.NewSet(), opts: opts, log: opts.Logger, requesters: map[string]bool{}}
+	m := &Metrics{set: vm.NewSet(), opts: opts, log: opts.Logger, requesters: map[string]bool{},
+		counters: map[seriesKey]*vm.Counter{}, histograms: map[seriesKey]*vm.PrometheusHistogram{}}
 	// Unlabelled counters are served from the start, at zero.
 	m.eventsLost = m.set.NewCounter(famEventsLost)
 	m.rateLimited = m.set.NewCounter(famRateLimited)
@@ -140,13 +148,45 @@ func (m *Metrics) Observe(ev buildnet.Event) {
 // making it on first use. kv is in label-name order, so that the samples
 // sort as they always have.
 func (m *Metrics) counter(fam string, kv ...string) *vm.Counter {
-	return m.set.GetOrCreateCounter(series(fam, kv...))
+	k := key(fam, kv)
+	m.mu.Lock()
+	c := m.counters[k]
+	m.mu.Unlock()
+	if c == nil {
+		c = m.set.GetOrCreateCounter(series(fam, kv...))
+		m.mu.Lock()
+		m.counters[k] = c
+		m.mu.Unlock()
+	}
+	return c
+}
+
+// key returns the seriesKey of family fam with the label pairs kv.
+func key(fam string, kv []string) seriesKey {
+	k := seriesKey{fam: fam}
+	if len(kv) >= 2 {
+		k.a = kv[1]
+	}
+	if len(kv) >= 4 {
+		k.b = kv[3]
+	}
+	return k
 }
 
 // histogram returns the histogram of family fam with the label pairs kv
 // and the given bucket bounds, making it on first use.
 func (m *Metrics) histogram(fam string, buckets []float64, kv ...string) *vm.PrometheusHistogram {
-	return m.set.GetOrCreatePrometheusHistogramExt(series(fam, kv...), buckets)
+	k := key(fam, kv)
+	m.mu.Lock()
+	h := m.histograms[k]
+	m.mu.Unlock()
+	if h == nil {
+		h = m.set.GetOrCreatePrometheusHistogramExt(series(fam, kv...), buckets)
+		m.mu.Lock()
+		m.histograms[k] = h
+		m.mu.Unlock()
+	}
+	return h
 }
 
 // requester returns the label value for r, bounding the label's values.
