@@ -7,9 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/musclemap/buildnet/hash"
 )
 
 // Page sizes of [DB.Builds].
@@ -20,7 +24,11 @@ const (
 
 // buildColumns are the columns scanBuild reads, in order.
 const buildColumns = `b.id, b.status, b.requester, b.priority, b.targets, b.forced,
-	b.created_at, b.started_at, b.finished_at, b.duration_ms, b.error, b.skips`
+	b.created_at, b.started_at, b.finished_at, b.duration_ms, b.error, ` + skipsExpr + `, b.skip_set IS NOT NULL`
+
+// skipsExpr is the results document of a no-op build b: its own copy
+// (skips, as recorded before skip sets) or its set's.
+const skipsExpr = `COALESCE(b.skips, (SELECT ss.data FROM skip_sets ss WHERE ss.id = b.skip_set))`
 
 // resultColumns are the columns scanResult reads after build_id, in order.
 const resultColumns = `package, tier, status, digest, duration_ms, error, reason, cache_source, started_at, saved_ms`
@@ -109,7 +117,7 @@ func (db *DB) CreateBuild(ctx context.Context, b Build) error {
 			if end == 0 {
 				end = now
 			}
-			if err := finishTx(ctx, tx, b.ID, b.Status, b.Error, end, b.Packages); err != nil {
+			if err := db.finishTx(ctx, tx, b.ID, b.Status, b.Error, end, b.Packages); err != nil {
 				return err
 			}
 		} else if err := putResults(ctx, tx, b.ID, b.Packages); err != nil {
@@ -174,7 +182,7 @@ func (db *DB) FinishBuild(ctx context.Context, id, status, errMsg string, at tim
 		end = now
 	}
 	err := db.update(ctx, func(tx *sql.Tx) error {
-		if err := finishTx(ctx, tx, id, status, errMsg, end, results); err != nil {
+		if err := db.finishTx(ctx, tx, id, status, errMsg, end, results); err != nil {
 			return err
 		}
 		return db.touch(ctx, tx, now)
@@ -187,7 +195,7 @@ func (db *DB) FinishBuild(ctx context.Context, id, status, errMsg string, at tim
 
 // finishTx records the end of build id in tx, as FinishBuild describes;
 // end is in stored form.
-func finishTx(ctx context.Context, tx *sql.Tx, id, status, errMsg string, end int64, results []PackageResult) error {
+func (db *DB) finishTx(ctx context.Context, tx *sql.Tx, id, status, errMsg string, end int64, results []PackageResult) error {
 	var cur string
 	var created, started int64
 	err := tx.QueryRowContext(ctx, `SELECT status, created_at, started_at FROM builds WHERE id = ?`, id).
@@ -206,16 +214,104 @@ func finishTx(ctx context.Context, tx *sql.Tx, id, status, errMsg string, end in
 		from = created
 	}
 	duration := max(0, (end-from)/int64(time.Millisecond))
-	var skips []byte
-	if allSkipped(status, results) {
+	var set, skips []byte
+	switch {
+	case !allSkipped(status, results):
+		if err := putResults(ctx, tx, id, results); err != nil {
+			return err
+		}
+	case startedWith(results, started):
+		if set, err = db.putSkipSet(ctx, tx, results); err != nil {
+			return err
+		}
+	default:
 		skips = appendResultsJSON(make([]byte, 0, 256*len(results)), results)
-	} else if err := putResults(ctx, tx, id, results); err != nil {
-		return err
 	}
 	_, err = tx.ExecContext(ctx,
-		`UPDATE builds SET status = ?, error = ?, finished_at = ?, duration_ms = ?, skips = ? WHERE id = ?`,
-		status, errMsg, end, duration, skips, id)
+		`UPDATE builds SET status = ?, error = ?, finished_at = ?, duration_ms = ?, skips = ?, skip_set = ? WHERE id = ?`,
+		status, errMsg, end, duration, skips, set, id)
 	return err
+}
+
+// startedWith reports whether every result started when its build did
+// (started, in stored form), as the engine records them: a skip set
+// leaves their start out.
+func startedWith(results []PackageResult, started int64) bool {
+	at := fromNanos(started)
+	for _, r := range results {
+		if !r.StartedAt.Equal(at) {
+			return false
+		}
+	}
+	return true
+}
+
+// putSkipSet stores the results of a no-op build as a skip set, unless
+// the same set is stored already, and returns its id. The results leave
+// out their start, which is the build's (startedWith): the sets of two
+// no-op builds of an unchanged workspace are the same.
+func (db *DB) putSkipSet(ctx context.Context, tx *sql.Tx, results []PackageResult) ([]byte, error) {
+	if id := db.lastSkips.id(results); id != nil {
+		var stored bool
+		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM skip_sets WHERE id = ?)`, id).Scan(&stored)
+		if err != nil {
+			return nil, fmt.Errorf("skip set: %w", err)
+		}
+		if stored {
+			return id, nil
+		}
+	}
+	b := make([]byte, 0, 160*len(results))
+	b = append(b, '[')
+	for i, r := range results {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		r.StartedAt = time.Time{}
+		b = appendResultJSON(b, r)
+	}
+	b = append(b, ']')
+	sum := hash.Sum(b)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO skip_sets (id, data) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, sum[:], b); err != nil {
+		return nil, fmt.Errorf("skip set: %w", err)
+	}
+	db.lastSkips.remember(results, sum[:])
+	return sum[:], nil
+}
+
+// lastSkipSet remembers the results of the skip set last stored, and its
+// id. It is safe for concurrent use.
+type lastSkipSet struct {
+	mu      sync.Mutex
+	results []PackageResult // StartedAt left zero
+	set     []byte
+}
+
+// id returns the id of the set results make when they are those
+// remembered, whatever their start; nil otherwise.
+func (l *lastSkipSet) id(results []PackageResult) []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(results) != len(l.results) {
+		return nil
+	}
+	for i, r := range results {
+		r.StartedAt = time.Time{}
+		if r != l.results[i] {
+			return nil
+		}
+	}
+	return l.set
+}
+
+func (l *lastSkipSet) remember(results []PackageResult, set []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.results = slices.Clone(results)
+	for i := range l.results {
+		l.results[i].StartedAt = time.Time{}
+	}
+	l.set = set
 }
 
 // checkResults rejects results the store cannot key.
@@ -317,9 +413,10 @@ func (db *DB) Builds(ctx context.Context, q Query) ([]Build, string, error) {
 	}
 	if q.Package != "" || q.Tier != "" {
 		cond := `EXISTS (SELECT 1 FROM package_results r WHERE r.build_id = b.id`
-		// A no-op build keeps its results on its own row (skips): every
-		// one of them an instant_skip.
-		skip := `(b.skips IS NOT NULL`
+		// A no-op build keeps its results in a skip set (or, recorded
+		// before skip sets, on its own row): every one of them an
+		// instant_skip.
+		skip := `((b.skips IS NOT NULL OR b.skip_set IS NOT NULL)`
 		if q.Package != "" {
 			cond += ` AND r.package = ?`
 			args = append(args, q.Package)
@@ -330,7 +427,7 @@ func (db *DB) Builds(ctx context.Context, q Query) ([]Build, string, error) {
 			skip += ` AND ? = 'instant_skip'`
 		}
 		if q.Package != "" {
-			skip += ` AND EXISTS (SELECT 1 FROM json_each(b.skips) s WHERE json_extract(s.value, '$.name') = ?)`
+			skip += ` AND EXISTS (SELECT 1 FROM json_each(` + skipsExpr + `) s WHERE json_extract(s.value, '$.name') = ?)`
 		}
 		if q.Tier != "" {
 			args = append(args, q.Tier)
@@ -353,7 +450,7 @@ func (db *DB) Builds(ctx context.Context, q Query) ([]Build, string, error) {
 		where = append(where, `(b.id LIKE ? ESCAPE '\' OR b.requester LIKE ? ESCAPE '\' OR b.error LIKE ? ESCAPE '\'
 			OR EXISTS (SELECT 1 FROM package_results r WHERE r.build_id = b.id
 				AND (r.package LIKE ? ESCAPE '\' OR r.error LIKE ? ESCAPE '\'))
-			OR (b.skips IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(b.skips) s
+			OR ((b.skips IS NOT NULL OR b.skip_set IS NOT NULL) AND EXISTS (SELECT 1 FROM json_each(`+skipsExpr+`) s
 				WHERE json_extract(s.value, '$.name') LIKE ? ESCAPE '\')))`)
 		args = append(args, p, p, p, p, p, p)
 	}
@@ -413,9 +510,10 @@ func scanBuild(row rowScanner) (Build, error) {
 		targets                    string
 		created, started, finished int64
 		skips                      []byte
+		fromSet                    bool
 	)
 	err := row.Scan(&b.ID, &b.Status, &b.Requester, &b.Priority, &targets, &b.Force,
-		&created, &started, &finished, &b.DurationMs, &b.Error, &skips)
+		&created, &started, &finished, &b.DurationMs, &b.Error, &skips, &fromSet)
 	if err != nil {
 		return Build{}, err
 	}
@@ -434,12 +532,17 @@ func scanBuild(row rowScanner) (Build, error) {
 			return Build{}, fmt.Errorf("build %s: decode results: %w", b.ID, err)
 		}
 	}
+	if fromSet {
+		for i := range b.Packages {
+			b.Packages[i].StartedAt = b.StartedAt
+		}
+	}
 	return b, nil
 }
 
 // allSkipped reports whether results are those of a build that did
 // nothing: every package an instant_skip. Such results are stored as one
-// document on the build row.
+// document, shared by the builds with the same results (putSkipSet).
 func allSkipped(status string, results []PackageResult) bool {
 	if status != StatusSuccess || len(results) == 0 {
 		return false
@@ -584,7 +687,11 @@ func (db *DB) PruneBuilds(ctx context.Context, keep int) (int, error) {
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM skip_sets
+			WHERE id NOT IN (SELECT skip_set FROM builds WHERE skip_set IS NOT NULL)`)
 		return err
 	})
 	if err != nil {

@@ -539,3 +539,82 @@ func TestCreateFinishedBuild(t *testing.T) {
 	require.Len(t, list, 1)
 	assert.Equal(t, "failed", list[0].ID)
 }
+
+// TestNoopBuildsShareTheirResults records no-op builds of an unchanged
+// workspace: their results are stored once, each build reads them back
+// with its own start, history finds them, and pruning the builds removes
+// the stored results too.
+func TestNoopBuildsShareTheirResults(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	ctx := t.Context()
+	skips := func(at time.Time) []PackageResult {
+		return []PackageResult{
+			{Package: "api", Tier: "instant_skip", Status: "success", Digest: hash.Sum([]byte("api")), Reason: `{"kind":"unchanged_stat"}`, StartedAt: at},
+			{Package: "ui", Tier: "instant_skip", Status: "success", Digest: hash.Sum([]byte("ui")), Reason: `{"kind":"unchanged_stat"}`, StartedAt: at},
+		}
+	}
+	t0 := time.Date(2026, 2, 3, 10, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		at := t0.Add(time.Duration(i) * time.Second)
+		require.NoError(t, db.CreateBuild(ctx, Build{ID: fmt.Sprintf("noop-%d", i), Status: StatusSuccess, CreatedAt: at,
+			StartedAt: at, FinishedAt: at.Add(time.Millisecond), Packages: skips(at)}))
+	}
+	// A no-op build whose results started at another time than it did
+	// keeps them exactly, in a copy of its own.
+	odd := skips(t0.Add(-time.Hour))
+	require.NoError(t, db.CreateBuild(ctx, Build{ID: "noop-odd", Status: StatusSuccess, CreatedAt: t0.Add(time.Minute),
+		StartedAt: t0.Add(time.Minute), FinishedAt: t0.Add(time.Minute + time.Millisecond), Packages: odd}))
+
+	sets := func() (n int) {
+		require.NoError(t, db.readers.QueryRowContext(ctx, `SELECT count(*) FROM skip_sets`).Scan(&n))
+		return n
+	}
+	assert.Equal(t, 1, sets(), "three no-op builds of an unchanged workspace store their results once")
+
+	for i := range 3 {
+		at := t0.Add(time.Duration(i) * time.Second)
+		got, err := db.Build(ctx, fmt.Sprintf("noop-%d", i))
+		require.NoError(t, err)
+		want := skips(at)
+		require.Len(t, got.Packages, len(want))
+		for j := range want {
+			assert.Equal(t, want[j].Package, got.Packages[j].Package)
+			assert.Equal(t, want[j].Tier, got.Packages[j].Tier)
+			assert.Equal(t, want[j].Digest, got.Packages[j].Digest)
+			assert.Equal(t, want[j].Reason, got.Packages[j].Reason)
+			assert.True(t, got.Packages[j].StartedAt.Equal(at), "%s started %v, want the build's start %v", want[j].Package, got.Packages[j].StartedAt, at)
+		}
+	}
+	got, err := db.Build(ctx, "noop-odd")
+	require.NoError(t, err)
+	require.Len(t, got.Packages, 2)
+	assert.True(t, got.Packages[0].StartedAt.Equal(odd[0].StartedAt), "%v", got.Packages[0].StartedAt)
+
+	list, _, err := db.Builds(ctx, Query{Package: "ui", Tier: "instant_skip"})
+	require.NoError(t, err)
+	assert.Len(t, list, 4, "the package and tier filters find every no-op build")
+	list, _, err = db.Builds(ctx, Query{Search: "ap"})
+	require.NoError(t, err)
+	assert.Len(t, list, 4, "search finds package names in shared results")
+	list, _, err = db.Builds(ctx, Query{Package: "web"})
+	require.NoError(t, err)
+	assert.Empty(t, list)
+
+	n, err := db.PruneBuilds(ctx, 1)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	assert.Equal(t, 0, sets(), "the set no build names any more is gone")
+	_, err = db.Build(ctx, "noop-odd")
+	require.NoError(t, err)
+
+	// The same results again, after their set was pruned: stored anew.
+	at := t0.Add(time.Hour)
+	require.NoError(t, db.CreateBuild(ctx, Build{ID: "noop-again", Status: StatusSuccess, CreatedAt: at,
+		StartedAt: at, FinishedAt: at.Add(time.Millisecond), Packages: skips(at)}))
+	assert.Equal(t, 1, sets())
+	got, err = db.Build(ctx, "noop-again")
+	require.NoError(t, err)
+	require.Len(t, got.Packages, 2)
+	assert.Equal(t, "ui", got.Packages[1].Package)
+}

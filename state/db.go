@@ -74,6 +74,10 @@ type DB struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+
+	// lastSkips is the skip set last stored: the next no-op build of an
+	// unchanged workspace has the same results, and need not encode them.
+	lastSkips lastSkipSet
 }
 
 // Open opens the state database at path, creating the file, and its parent
