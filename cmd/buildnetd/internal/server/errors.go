@@ -108,6 +108,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return err
 }
 
+// writeResult writes a build's result with status 200, as writeJSON
+// would, without reflection.
+func writeResult(w http.ResponseWriter, res *buildnet.BuildResult) error {
+	if res == nil {
+		return writeJSON(w, http.StatusOK, res)
+	}
+	b, err := appendResultJSON(make([]byte, 0, 256+192*len(res.Packages)), res)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	b = append(b, '\n')
+	_, err = w.Write(b)
+	return err
+}
+
 // writeError is the one writer of JSON errors.
 func writeError(w http.ResponseWriter, e *APIError) {
 	if e.Status == http.StatusTooManyRequests {

@@ -9,11 +9,11 @@ import (
 )
 
 // appendEventJSON appends ev as json.Marshal writes it. The events of
-// packages (nearly all of a build's) are written field by field, which
-// costs a fraction of reflection; the others, which carry a build's
-// result or a configuration change, go through encoding/json.
+// builds and packages (nearly all of them) are written field by field,
+// which costs a fraction of reflection; the others, such as a
+// configuration change, go through encoding/json.
 func appendEventJSON(b []byte, ev *buildnet.Event) ([]byte, error) {
-	if ev.Result != nil || ev.Change != nil || (ev.Reason != nil && len(ev.Reason.Reasons) > 0) || !jsonenc.TimeOK(ev.Time) {
+	if ev.Change != nil || !jsonenc.TimeOK(ev.Time) || ev.Result != nil && !resultOK(ev.Result) {
 		data, err := json.Marshal(ev)
 		return append(b, data...), err
 	}
@@ -35,28 +35,137 @@ func appendEventJSON(b []byte, ev *buildnet.Event) ([]byte, error) {
 	}
 	b = appendField(b, "digest", ev.Digest)
 	b = appendField(b, "error", ev.Error)
-	if r := ev.Reason; r != nil {
-		b = append(b, `,"reason":{"kind":`...)
-		b = jsonenc.AppendString(b, string(r.Kind))
-		b = appendField(b, "path", r.Path)
-		b = appendField(b, "name", r.Name)
-		b = appendField(b, "source", r.Source)
-		b = appendField(b, "dependency", r.Dependency)
-		b = appendField(b, "message", r.Message)
-		b = append(b, '}')
+	if ev.Reason != nil {
+		b = append(b, `,"reason":`...)
+		b = appendReason(b, ev.Reason)
 	}
 	if len(ev.Packages) > 0 {
-		b = append(b, `,"packages":[`...)
-		for i, p := range ev.Packages {
+		b = append(b, `,"packages":`...)
+		b = appendStrings(b, ev.Packages)
+	}
+	b = appendField(b, "requester", ev.Requester)
+	if ev.Result != nil {
+		b = append(b, `,"result":`...)
+		b = appendResult(b, ev.Result)
+	}
+	return append(b, '}'), nil
+}
+
+// resultOK reports whether appendResult can write r: its start has an
+// RFC 3339 form.
+func resultOK(r *buildnet.BuildResult) bool { return jsonenc.TimeOK(r.StartedAt) }
+
+// appendResultJSON appends r as json.Marshal writes it: a build's result
+// is the answer of a waited build and the end of every build's stream,
+// and holds a result per package.
+func appendResultJSON(b []byte, r *buildnet.BuildResult) ([]byte, error) {
+	if !resultOK(r) {
+		data, err := json.Marshal(r)
+		return append(b, data...), err
+	}
+	return appendResult(b, r), nil
+}
+
+// appendResult appends r, which satisfies resultOK.
+func appendResult(b []byte, r *buildnet.BuildResult) []byte {
+	b = append(b, `{"id":`...)
+	b = jsonenc.AppendString(b, r.ID)
+	b = append(b, `,"status":`...)
+	b = jsonenc.AppendString(b, string(r.Status))
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendInt(b, r.DurationMs, 10)
+	b = append(b, `,"started_at":`...)
+	b = jsonenc.AppendTime(b, r.StartedAt)
+	b = appendField(b, "requester", r.Requester)
+	b = appendField(b, "error", r.Error)
+	if r.DryRun {
+		b = append(b, `,"dry_run":true`...)
+	}
+	if len(r.Warnings) > 0 {
+		b = append(b, `,"warnings":`...)
+		b = appendStrings(b, r.Warnings)
+	}
+	b = append(b, `,"packages":`...)
+	if r.Packages == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range r.Packages {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = jsonenc.AppendString(b, p)
+			b = appendPackageResult(b, &r.Packages[i])
 		}
 		b = append(b, ']')
 	}
-	b = appendField(b, "requester", ev.Requester)
-	return append(b, '}'), nil
+	return append(b, '}')
+}
+
+func appendPackageResult(b []byte, p *buildnet.PackageResult) []byte {
+	b = append(b, `{"name":`...)
+	b = jsonenc.AppendString(b, p.Name)
+	b = appendField(b, "tier", string(p.Tier))
+	b = append(b, `,"status":`...)
+	b = jsonenc.AppendString(b, string(p.Status))
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendInt(b, p.DurationMs, 10)
+	b = appendField(b, "digest", p.Digest)
+	b = appendField(b, "error", p.Error)
+	if p.Reason != nil {
+		b = append(b, `,"reason":`...)
+		b = appendReason(b, p.Reason)
+	}
+	if len(p.Reasons) > 0 {
+		b = append(b, `,"reasons":`...)
+		b = appendReasons(b, p.Reasons)
+	}
+	b = appendField(b, "cache_source", p.CacheSource)
+	if p.SavedMs != 0 {
+		b = append(b, `,"saved_ms":`...)
+		b = strconv.AppendInt(b, p.SavedMs, 10)
+	}
+	if len(p.Output) > 0 {
+		b = append(b, `,"output":`...)
+		b = appendStrings(b, p.Output)
+	}
+	return append(b, '}')
+}
+
+func appendReason(b []byte, r *buildnet.Reason) []byte {
+	b = append(b, `{"kind":`...)
+	b = jsonenc.AppendString(b, string(r.Kind))
+	b = appendField(b, "path", r.Path)
+	b = appendField(b, "name", r.Name)
+	b = appendField(b, "source", r.Source)
+	b = appendField(b, "dependency", r.Dependency)
+	if len(r.Reasons) > 0 {
+		b = append(b, `,"reasons":`...)
+		b = appendReasons(b, r.Reasons)
+	}
+	b = appendField(b, "message", r.Message)
+	return append(b, '}')
+}
+
+func appendReasons(b []byte, rs []buildnet.Reason) []byte {
+	b = append(b, '[')
+	for i := range rs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendReason(b, &rs[i])
+	}
+	return append(b, ']')
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonenc.AppendString(b, s)
+	}
+	return append(b, ']')
 }
 
 // appendField appends `,"name":value` for a string field tagged

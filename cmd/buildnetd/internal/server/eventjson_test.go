@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -41,6 +42,44 @@ func TestEventJSONMatchesReflection(t *testing.T) {
 	}
 }
 
+func TestResultJSONMatchesReflection(t *testing.T) {
+	now := time.Date(2026, 11, 26, 22, 40, 1, 120000000, time.FixedZone("x", 5400))
+	full := &buildnet.BuildResult{ID: "b1", Status: buildnet.StatusFailed, DurationMs: 84, StartedAt: now, Requester: "key:ci <bot>",
+		Error: "failed: api", DryRun: true, Warnings: []string{"fell back", "\u2028"},
+		Packages: []buildnet.PackageResult{
+			{Name: "shared", Tier: buildnet.TierInstantSkip, Status: buildnet.StatusSuccess, Digest: "59eddf", Reason: &buildnet.Reason{Kind: buildnet.ReasonUnchangedStat}},
+			{Name: "web", Tier: buildnet.TierCacheRestore, Status: buildnet.StatusSuccess, DurationMs: 3, CacheSource: "remote", SavedMs: 1200,
+				Reason: &buildnet.Reason{Kind: buildnet.ReasonCacheHit, Source: "remote"}},
+			{Name: "api", Tier: buildnet.TierFullBuild, Status: buildnet.StatusFailed, DurationMs: -1, Error: "exit status 2",
+				Reason: &buildnet.Reason{Kind: buildnet.ReasonDependencyChanged, Dependency: "shared", Message: "m",
+					Reasons: []buildnet.Reason{{Kind: buildnet.ReasonFileAdded, Path: "src/a&b.ts", Reasons: []buildnet.Reason{{Kind: "x"}}}}},
+				Reasons: []buildnet.Reason{{Kind: buildnet.ReasonForced}, {Kind: buildnet.ReasonEnvChanged, Name: "NODE_ENV"}},
+				Output:  []string{"\x1b[31merror\x1b[0m: types", "\tat main.ts:3 — “quoted” \xff"}},
+			{Name: "none", Status: buildnet.StatusSkipped, Reasons: []buildnet.Reason{}, Output: []string{}},
+		}}
+	cases := []*buildnet.BuildResult{
+		full,
+		{ID: "empty", Status: buildnet.StatusSuccess},
+		{ID: "no packages", Packages: []buildnet.PackageResult{}},
+		{ID: "year 10000", StartedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	for _, r := range cases {
+		want, wantErr := json.Marshal(r)
+		got, err := appendResultJSON(nil, r)
+		if wantErr != nil {
+			require.Error(t, err, r.ID)
+			continue
+		}
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got))
+		ev := buildnet.Event{Seq: 9, Type: buildnet.EventBuildComplete, Time: now, BuildID: r.ID, Status: r.Status, Result: r}
+		want, _ = json.Marshal(ev)
+		got, err = appendEventJSON(nil, &ev)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got))
+	}
+}
+
 func FuzzEventJSON(f *testing.F) {
 	f.Add(uint64(1), "package:complete", "b1", "api", "stdout", "line", "instant_skip", "success", int64(3), "d", "", "unchanged_stat", "", int64(1764196201123456789))
 	f.Add(uint64(2), "package:output", "", "a<b", "", "\x1b[1m\u2028\xff", "", "", int64(-1), "", "e&", "file_changed", "x\"y", int64(0))
@@ -52,6 +91,16 @@ func FuzzEventJSON(f *testing.F) {
 		}
 		if kind != "" {
 			ev.Reason = &buildnet.Reason{Kind: buildnet.ReasonKind(kind), Path: path}
+		}
+		if seq%2 == 0 {
+			// A build:complete with a result made of the same strings.
+			ev.Result = &buildnet.BuildResult{ID: build, Status: buildnet.Status(status), DurationMs: dur, StartedAt: ev.Time,
+				Requester: errMsg, Warnings: ev.Packages, Packages: []buildnet.PackageResult{{Name: pkg, Tier: buildnet.Tier(tier),
+					Status: buildnet.Status(status), DurationMs: dur, Digest: digest, Error: line, Reason: ev.Reason, SavedMs: dur / 2,
+					CacheSource: stream, Output: ev.Packages}}}
+			if ev.Reason != nil {
+				ev.Result.Packages[0].Reasons = []buildnet.Reason{*ev.Reason, {Kind: "k", Reasons: []buildnet.Reason{*ev.Reason}}}
+			}
 		}
 		want, err := json.Marshal(ev)
 		if err != nil {
@@ -82,6 +131,33 @@ func BenchmarkEventJSON(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			_, _ = json.Marshal(ev)
+		}
+	})
+}
+
+// BenchmarkResultJSON compares the encoding of a no-op build's result of
+// 500 packages (the answer of a waited build, the end of its stream) with
+// encoding/json's.
+func BenchmarkResultJSON(b *testing.B) {
+	res := &buildnet.BuildResult{ID: "20261126-224823.188463-2f8fb4", Status: buildnet.StatusSuccess, DurationMs: 1, StartedAt: time.Now()}
+	for i := range 500 {
+		res.Packages = append(res.Packages, buildnet.PackageResult{Name: fmt.Sprintf("p%04d", i), Tier: buildnet.TierInstantSkip,
+			Status: buildnet.StatusSuccess, Digest: "59eddfcf2d2e9ee3ee5e5085852a3c59908c5d6ccd72063a91614ba8985f804c",
+			Reason: &buildnet.Reason{Kind: buildnet.ReasonUnchangedStat}})
+	}
+	b.Run("append", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 128<<10)
+		for b.Loop() {
+			buf, _ = appendResultJSON(buf[:0], res)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(res); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

@@ -229,7 +229,7 @@ func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return s.withSuggestions(err, body.Packages)
 		}
-		return writeJSON(w, http.StatusOK, res)
+		return writeResult(w, res)
 	}
 	var bs *buildStream
 	if stream {
@@ -266,7 +266,7 @@ func (s *Server) postBuild(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, res)
+	return writeResult(w, res)
 }
 
 // withSuggestions adds to an unknown-package error the names close to
