@@ -155,17 +155,8 @@ func setup(t *testing.T, w *workspace, cfg string, environ env, logs io.Writer) 
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = a.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		a.Close()
-	})
+	t.Cleanup(func() { a.Close() }) // after Run has returned: cleanups run last first
+	buildnettest.Run(t, a.Run)
 	return e, a
 }
 

@@ -1,9 +1,10 @@
 // Package buildnettest makes small throwaway workspaces for the tests of
-// the engine's consumers (alerts, metrics), so that each does not carry
-// its own copy of one.
+// the engine's consumers (alerts, metrics), and runs their loops for the
+// length of a test, so that each does not carry its own copy of either.
 package buildnettest
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -84,4 +85,20 @@ func (w *Workspace) check(err error) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+}
+
+// Run runs fn on its own goroutine until the test ends: its context is
+// cancelled at cleanup, which then waits for fn to return.
+func Run(t testing.TB, fn func(ctx context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = fn(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
 }

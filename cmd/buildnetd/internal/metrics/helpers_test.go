@@ -2,7 +2,6 @@ package metrics_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -30,16 +29,7 @@ func newWorkspace(t *testing.T) *workspace { return buildnettest.New(t) }
 // run runs m until the test ends.
 func run(t *testing.T, m *metrics.Metrics) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = m.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	buildnettest.Run(t, m.Run)
 }
 
 // build runs a build and waits until m has counted it.
