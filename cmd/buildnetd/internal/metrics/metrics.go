@@ -148,17 +148,22 @@ func (m *Metrics) Observe(ev buildnet.Event) {
 // making it on first use. kv is in label-name order, so that the samples
 // sort as they always have.
 func (m *Metrics) counter(fam string, kv ...string) *vm.Counter {
-	k := key(fam, kv)
+	return find(m, m.counters, key(fam, kv), func() *vm.Counter { return m.set.GetOrCreateCounter(series(fam, kv...)) })
+}
+
+// find returns the series of cache under k, making it with newSeries on first
+// use.
+func find[T any](m *Metrics, cache map[seriesKey]*T, k seriesKey, newSeries func() *T) *T {
 	m.mu.Lock()
-	c := m.counters[k]
+	v := cache[k]
 	m.mu.Unlock()
-	if c == nil {
-		c = m.set.GetOrCreateCounter(series(fam, kv...))
+	if v == nil {
+		v = newSeries()
 		m.mu.Lock()
-		m.counters[k] = c
+		cache[k] = v
 		m.mu.Unlock()
 	}
-	return c
+	return v
 }
 
 // key returns the seriesKey of family fam with the label pairs kv.
@@ -176,17 +181,9 @@ func key(fam string, kv []string) seriesKey {
 // histogram returns the histogram of family fam with the label pairs kv
 // and the given bucket bounds, making it on first use.
 func (m *Metrics) histogram(fam string, buckets []float64, kv ...string) *vm.PrometheusHistogram {
-	k := key(fam, kv)
-	m.mu.Lock()
-	h := m.histograms[k]
-	m.mu.Unlock()
-	if h == nil {
-		h = m.set.GetOrCreatePrometheusHistogramExt(series(fam, kv...), buckets)
-		m.mu.Lock()
-		m.histograms[k] = h
-		m.mu.Unlock()
-	}
-	return h
+	return find(m, m.histograms, key(fam, kv), func() *vm.PrometheusHistogram {
+		return m.set.GetOrCreatePrometheusHistogramExt(series(fam, kv...), buckets)
+	})
 }
 
 // requester returns the label value for r, bounding the label's values.
