@@ -312,12 +312,13 @@ type connBody struct {
 	stop func() bool
 }
 
+// The connection closes first: what the daemon still had to say is not
+// wanted, and reading it to the end (as closing the body alone would)
+// could wait for as long as the build runs.
 func (b *connBody) Close() error {
 	b.stop()
-	err := b.ReadCloser.Close()
-	if cerr := b.conn.Close(); err == nil {
-		err = cerr
-	}
+	err := b.conn.Close()
+	b.ReadCloser.Close()
 	return err
 }
 

@@ -2,9 +2,13 @@ package cli
 
 import (
 	"bufio"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -101,3 +105,40 @@ func TestPackageAt(t *testing.T) {
 }
 
 func mkdirAll(p string) error { return os.MkdirAll(p, 0o755) }
+
+// TestDoAloneCloseDoesNotWaitForTheStream closes the answer of a stream
+// that has not ended: the connection closes at once, rather than the
+// body being read to an end that comes only with the build's.
+func TestDoAloneCloseDoesNotWaitForTheStream(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, ": build b1\n\n")
+		w.(http.Flusher).Flush()
+		select { // a build that runs until the test ends
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	cl := newClient(srv.URL)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/build?stream=true", nil)
+	require.NoError(t, err)
+	resp, err := cl.doAlone(req)
+	require.NoError(t, err)
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, ": build b1\n", line)
+	closed := make(chan struct{})
+	go func() {
+		resp.Body.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("closing the answer waited for the stream to end")
+	}
+}
