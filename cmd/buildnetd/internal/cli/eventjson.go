@@ -145,11 +145,9 @@ func packageMember(r *jsonscan.Reader, p *buildnet.PackageResult, key []byte) {
 func reasons(r *jsonscan.Reader) []buildnet.Reason {
 	rs := []buildnet.Reason{}
 	r.Array(func() {
-		rs = append(rs, buildnet.Reason{})
-		i := len(rs) - 1
 		var x buildnet.Reason
 		r.Object(func(key []byte) { reasonMember(r, &x, key) })
-		rs[i] = x
+		rs = append(rs, x)
 	})
 	return rs
 }
