@@ -68,12 +68,5 @@ func appendResultJSON(b []byte, r PackageResult) []byte {
 
 // appendResultsJSON appends results as a JSON array.
 func appendResultsJSON(b []byte, results []PackageResult) []byte {
-	b = append(b, '[')
-	for i, r := range results {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendResultJSON(b, r)
-	}
-	return append(b, ']')
+	return jsonenc.AppendArray(b, results, appendResultJSON)
 }

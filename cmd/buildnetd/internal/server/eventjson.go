@@ -89,19 +89,12 @@ func appendResult(b []byte, r *buildnet.BuildResult) []byte {
 	if r.Packages == nil {
 		b = append(b, "null"...)
 	} else {
-		b = append(b, '[')
-		for i := range r.Packages {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendPackageResult(b, &r.Packages[i])
-		}
-		b = append(b, ']')
+		b = jsonenc.AppendArray(b, r.Packages, appendPackageResult)
 	}
 	return append(b, '}')
 }
 
-func appendPackageResult(b []byte, p *buildnet.PackageResult) []byte {
+func appendPackageResult(b []byte, p buildnet.PackageResult) []byte {
 	b = append(b, `{"name":`...)
 	b = jsonenc.AppendString(b, p.Name)
 	b = appendField(b, "tier", string(p.Tier))
@@ -147,25 +140,11 @@ func appendReason(b []byte, r *buildnet.Reason) []byte {
 }
 
 func appendReasons(b []byte, rs []buildnet.Reason) []byte {
-	b = append(b, '[')
-	for i := range rs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendReason(b, &rs[i])
-	}
-	return append(b, ']')
+	return jsonenc.AppendArray(b, rs, func(b []byte, r buildnet.Reason) []byte { return appendReason(b, &r) })
 }
 
 func appendStrings(b []byte, ss []string) []byte {
-	b = append(b, '[')
-	for i, s := range ss {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonenc.AppendString(b, s)
-	}
-	return append(b, ']')
+	return jsonenc.AppendArray(b, ss, jsonenc.AppendString)
 }
 
 // appendField appends `,"name":value` for a string field tagged

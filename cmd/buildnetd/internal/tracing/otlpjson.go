@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/musclemap/buildnet/internal/jsonenc"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
@@ -83,27 +84,20 @@ func group(spans []sdktrace.ReadOnlySpan) []*resourceGroup {
 // appendExportRequest appends spans to b as the JSON of an
 // ExportTraceServiceRequest.
 func appendExportRequest(b []byte, spans []sdktrace.ReadOnlySpan) []byte {
-	b = append(b, `{"resourceSpans":[`...)
-	for i, rg := range group(spans) {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"resource":{`...)
-		b = appendAttributes(b, "attributes", rg.res.Attributes())
-		b = append(b, '}')
-		b = appendKey(b, "scopeSpans")
-		b = append(b, '[')
-		for j, sg := range rg.scopes {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = appendScopeSpans(b, sg)
-		}
-		b = append(b, ']')
-		b = appendStringField(b, "schemaUrl", rg.res.SchemaURL())
-		b = append(b, '}')
-	}
-	return append(b, "]}"...)
+	b = append(b, `{"resourceSpans":`...)
+	b = jsonenc.AppendArray(b, group(spans), appendResourceSpans)
+	return append(b, '}')
+}
+
+// appendResourceSpans appends a ResourceSpans message.
+func appendResourceSpans(b []byte, rg *resourceGroup) []byte {
+	b = append(b, `{"resource":{`...)
+	b = appendAttributes(b, "attributes", rg.res.Attributes())
+	b = append(b, '}')
+	b = appendKey(b, "scopeSpans")
+	b = jsonenc.AppendArray(b, rg.scopes, appendScopeSpans)
+	b = appendStringField(b, "schemaUrl", rg.res.SchemaURL())
+	return append(b, '}')
 }
 
 // appendScopeSpans appends a ScopeSpans message.
@@ -114,14 +108,7 @@ func appendScopeSpans(b []byte, sg *scopeGroup) []byte {
 	b = appendAttributes(b, "attributes", sg.scope.Attributes.ToSlice())
 	b = append(b, '}')
 	b = appendKey(b, "spans")
-	b = append(b, '[')
-	for i, s := range sg.spans {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendSpan(b, s)
-	}
-	b = append(b, ']')
+	b = jsonenc.AppendArray(b, sg.spans, appendSpan)
 	b = appendStringField(b, "schemaUrl", sg.scope.SchemaURL)
 	return append(b, '}')
 }
@@ -142,35 +129,25 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 	b = appendIntField(b, "droppedAttributesCount", int64(s.DroppedAttributes()))
 	if evs := s.Events(); len(evs) > 0 {
 		b = appendKey(b, "events")
-		b = append(b, '[')
-		for i, ev := range evs {
-			if i > 0 {
-				b = append(b, ',')
-			}
+		b = jsonenc.AppendArray(b, evs, func(b []byte, ev sdktrace.Event) []byte {
 			b = append(b, '{')
 			b = appendTime(b, "timeUnixNano", ev.Time)
 			b = appendStringField(b, "name", ev.Name)
 			b = appendAttributes(b, "attributes", ev.Attributes)
 			b = appendIntField(b, "droppedAttributesCount", int64(ev.DroppedAttributeCount))
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+			return append(b, '}')
+		})
 	}
 	b = appendIntField(b, "droppedEventsCount", int64(s.DroppedEvents()))
 	if links := s.Links(); len(links) > 0 {
 		b = appendKey(b, "links")
-		b = append(b, '[')
-		for i, l := range links {
-			if i > 0 {
-				b = append(b, ',')
-			}
+		b = jsonenc.AppendArray(b, links, func(b []byte, l sdktrace.Link) []byte {
 			b = append(b, '{')
 			b = appendSpanContext(b, l.SpanContext, l.SpanContext.IsRemote())
 			b = appendAttributes(b, "attributes", l.Attributes)
 			b = appendIntField(b, "droppedAttributesCount", int64(l.DroppedAttributeCount))
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+			return append(b, '}')
+		})
 	}
 	b = appendIntField(b, "droppedLinksCount", int64(s.DroppedLinks()))
 	if st := s.Status(); st.Code != codes.Unset || st.Description != "" {
@@ -272,14 +249,9 @@ func appendAttributes(b []byte, key string, kvs []attribute.KeyValue) []byte {
 	if len(kvs) == 0 {
 		return b
 	}
-	b = append(appendKey(b, key), '[')
-	for i, kv := range kvs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendKeyValue(b, string(kv.Key), kv.Value)
-	}
-	return append(b, ']')
+	return jsonenc.AppendArray(appendKey(b, key), kvs, func(b []byte, kv attribute.KeyValue) []byte {
+		return appendKeyValue(b, string(kv.Key), kv.Value)
+	})
 }
 
 // appendKeyValue appends a KeyValue message.
@@ -337,14 +309,9 @@ func appendArray[T any](b []byte, vs []T, elem func([]byte, T) []byte) []byte {
 	if len(vs) == 0 {
 		return append(b, `{"arrayValue":{}}`...)
 	}
-	b = append(b, `{"arrayValue":{"values":[`...)
-	for i, v := range vs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = elem(b, v)
-	}
-	return append(b, "]}}"...)
+	b = append(b, `{"arrayValue":{"values":`...)
+	b = jsonenc.AppendArray(b, vs, elem)
+	return append(b, "}}"...)
 }
 
 // appendBool appends an AnyValue holding a bool.
