@@ -20,10 +20,7 @@ func appendResultJSON(b []byte, r PackageResult) []byte {
 	}
 	b = append(b, `{"name":`...)
 	b = jsonenc.AppendString(b, r.Package)
-	if r.Tier != "" {
-		b = append(b, `,"tier":`...)
-		b = jsonenc.AppendString(b, r.Tier)
-	}
+	b = jsonenc.AppendField(b, "tier", r.Tier)
 	b = append(b, `,"status":`...)
 	b = jsonenc.AppendString(b, r.Status)
 	if !r.Digest.IsZero() {
@@ -33,18 +30,9 @@ func appendResultJSON(b []byte, r PackageResult) []byte {
 	}
 	b = append(b, `,"duration_ms":`...)
 	b = strconv.AppendInt(b, r.DurationMs, 10)
-	if r.Error != "" {
-		b = append(b, `,"error":`...)
-		b = jsonenc.AppendString(b, r.Error)
-	}
-	if r.Reason != "" {
-		b = append(b, `,"reason":`...)
-		b = jsonenc.AppendString(b, r.Reason)
-	}
-	if r.CacheSource != "" {
-		b = append(b, `,"cache_source":`...)
-		b = jsonenc.AppendString(b, r.CacheSource)
-	}
+	b = jsonenc.AppendField(b, "error", r.Error)
+	b = jsonenc.AppendField(b, "reason", r.Reason)
+	b = jsonenc.AppendField(b, "cache_source", r.CacheSource)
 	if !r.StartedAt.IsZero() {
 		b = append(b, `,"started_at":`...)
 		b = jsonenc.AppendTime(b, r.StartedAt)

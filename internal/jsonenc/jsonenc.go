@@ -38,6 +38,18 @@ func AppendTime(b []byte, t time.Time) []byte {
 	return append(b, '"')
 }
 
+// AppendField appends `,"name":value` for a string field tagged
+// omitempty, and nothing when value is empty; name needs no escaping.
+func AppendField(b []byte, name, value string) []byte {
+	if value == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return AppendString(b, value)
+}
+
 // AppendArray appends xs as a JSON array, each element written by elem.
 func AppendArray[T any](b []byte, xs []T, elem func([]byte, T) []byte) []byte {
 	b = append(b, '[')

@@ -23,18 +23,18 @@ func appendEventJSON(b []byte, ev *buildnet.Event) ([]byte, error) {
 	b = jsonenc.AppendString(b, string(ev.Type))
 	b = append(b, `,"time":`...)
 	b = jsonenc.AppendTime(b, ev.Time)
-	b = appendField(b, "build_id", ev.BuildID)
-	b = appendField(b, "package", ev.Package)
-	b = appendField(b, "stream", ev.Stream)
-	b = appendField(b, "line", ev.Line)
-	b = appendField(b, "tier", string(ev.Tier))
-	b = appendField(b, "status", string(ev.Status))
+	b = jsonenc.AppendField(b, "build_id", ev.BuildID)
+	b = jsonenc.AppendField(b, "package", ev.Package)
+	b = jsonenc.AppendField(b, "stream", ev.Stream)
+	b = jsonenc.AppendField(b, "line", ev.Line)
+	b = jsonenc.AppendField(b, "tier", string(ev.Tier))
+	b = jsonenc.AppendField(b, "status", string(ev.Status))
 	if ev.DurationMs != nil {
 		b = append(b, `,"duration_ms":`...)
 		b = strconv.AppendInt(b, *ev.DurationMs, 10)
 	}
-	b = appendField(b, "digest", ev.Digest)
-	b = appendField(b, "error", ev.Error)
+	b = jsonenc.AppendField(b, "digest", ev.Digest)
+	b = jsonenc.AppendField(b, "error", ev.Error)
 	if ev.Reason != nil {
 		b = append(b, `,"reason":`...)
 		b = appendReason(b, ev.Reason)
@@ -43,7 +43,7 @@ func appendEventJSON(b []byte, ev *buildnet.Event) ([]byte, error) {
 		b = append(b, `,"packages":`...)
 		b = appendStrings(b, ev.Packages)
 	}
-	b = appendField(b, "requester", ev.Requester)
+	b = jsonenc.AppendField(b, "requester", ev.Requester)
 	if ev.Result != nil {
 		b = append(b, `,"result":`...)
 		b = appendResult(b, ev.Result)
@@ -76,8 +76,8 @@ func appendResult(b []byte, r *buildnet.BuildResult) []byte {
 	b = strconv.AppendInt(b, r.DurationMs, 10)
 	b = append(b, `,"started_at":`...)
 	b = jsonenc.AppendTime(b, r.StartedAt)
-	b = appendField(b, "requester", r.Requester)
-	b = appendField(b, "error", r.Error)
+	b = jsonenc.AppendField(b, "requester", r.Requester)
+	b = jsonenc.AppendField(b, "error", r.Error)
 	if r.DryRun {
 		b = append(b, `,"dry_run":true`...)
 	}
@@ -97,13 +97,13 @@ func appendResult(b []byte, r *buildnet.BuildResult) []byte {
 func appendPackageResult(b []byte, p buildnet.PackageResult) []byte {
 	b = append(b, `{"name":`...)
 	b = jsonenc.AppendString(b, p.Name)
-	b = appendField(b, "tier", string(p.Tier))
+	b = jsonenc.AppendField(b, "tier", string(p.Tier))
 	b = append(b, `,"status":`...)
 	b = jsonenc.AppendString(b, string(p.Status))
 	b = append(b, `,"duration_ms":`...)
 	b = strconv.AppendInt(b, p.DurationMs, 10)
-	b = appendField(b, "digest", p.Digest)
-	b = appendField(b, "error", p.Error)
+	b = jsonenc.AppendField(b, "digest", p.Digest)
+	b = jsonenc.AppendField(b, "error", p.Error)
 	if p.Reason != nil {
 		b = append(b, `,"reason":`...)
 		b = appendReason(b, p.Reason)
@@ -112,7 +112,7 @@ func appendPackageResult(b []byte, p buildnet.PackageResult) []byte {
 		b = append(b, `,"reasons":`...)
 		b = appendReasons(b, p.Reasons)
 	}
-	b = appendField(b, "cache_source", p.CacheSource)
+	b = jsonenc.AppendField(b, "cache_source", p.CacheSource)
 	if p.SavedMs != 0 {
 		b = append(b, `,"saved_ms":`...)
 		b = strconv.AppendInt(b, p.SavedMs, 10)
@@ -127,15 +127,15 @@ func appendPackageResult(b []byte, p buildnet.PackageResult) []byte {
 func appendReason(b []byte, r *buildnet.Reason) []byte {
 	b = append(b, `{"kind":`...)
 	b = jsonenc.AppendString(b, string(r.Kind))
-	b = appendField(b, "path", r.Path)
-	b = appendField(b, "name", r.Name)
-	b = appendField(b, "source", r.Source)
-	b = appendField(b, "dependency", r.Dependency)
+	b = jsonenc.AppendField(b, "path", r.Path)
+	b = jsonenc.AppendField(b, "name", r.Name)
+	b = jsonenc.AppendField(b, "source", r.Source)
+	b = jsonenc.AppendField(b, "dependency", r.Dependency)
 	if len(r.Reasons) > 0 {
 		b = append(b, `,"reasons":`...)
 		b = appendReasons(b, r.Reasons)
 	}
-	b = appendField(b, "message", r.Message)
+	b = jsonenc.AppendField(b, "message", r.Message)
 	return append(b, '}')
 }
 
@@ -145,16 +145,4 @@ func appendReasons(b []byte, rs []buildnet.Reason) []byte {
 
 func appendStrings(b []byte, ss []string) []byte {
 	return jsonenc.AppendArray(b, ss, jsonenc.AppendString)
-}
-
-// appendField appends `,"name":value` for a string field tagged
-// omitempty, and nothing when value is empty.
-func appendField(b []byte, name, value string) []byte {
-	if value == "" {
-		return b
-	}
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, '"', ':')
-	return jsonenc.AppendString(b, value)
 }
