@@ -363,26 +363,23 @@ func (r *Reader) digits() bool {
 
 // Int reads an integer that fits an int64.
 func (r *Reader) Int() int64 {
-	b := r.number()
-	if r.err != nil {
-		return 0
-	}
-	n, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
-		r.failf("want an int64, have %s", b)
-	}
-	return n
+	return integer(r, "an int64", func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) })
 }
 
 // Uint reads an integer that fits a uint64.
 func (r *Reader) Uint() uint64 {
+	return integer(r, "a uint64", func(s string) (uint64, error) { return strconv.ParseUint(s, 10, 64) })
+}
+
+// integer reads a number and parses it as what, a kind of integer.
+func integer[T int64 | uint64](r *Reader, what string, parse func(string) (T, error)) T {
 	b := r.number()
 	if r.err != nil {
 		return 0
 	}
-	n, err := strconv.ParseUint(string(b), 10, 64)
+	n, err := parse(string(b))
 	if err != nil {
-		r.failf("want a uint64, have %s", b)
+		r.failf("want %s, have %s", what, b)
 	}
 	return n
 }
