@@ -564,3 +564,70 @@ func TestBuildStream(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Len(t, f.audit("action=build.trigger&q=other_workspace"), 0)
 }
+
+// writeLog records every write the server makes on the connections it
+// accepts.
+type writeLog struct {
+	net.Listener
+	mu     sync.Mutex
+	writes [][]byte
+}
+
+func (l *writeLog) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &loggedConn{Conn: c, log: l}, nil
+}
+
+func (l *writeLog) find(sub string) []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, w := range l.writes {
+		if strings.Contains(string(w), sub) {
+			return w
+		}
+	}
+	return nil
+}
+
+type loggedConn struct {
+	net.Conn
+	log *writeLog
+}
+
+func (c *loggedConn) Write(p []byte) (int, error) {
+	c.log.mu.Lock()
+	c.log.writes = append(c.log.writes, append([]byte(nil), p...))
+	c.log.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// A stream's batch of events goes out in one write, with no chunk
+// framing: the stream is the rest of the connection (Transfer-Encoding
+// identity), so fanning a build out to many subscribers costs one system
+// call per subscriber and batch, however large the batch.
+func TestSSEBatchGoesOutInOneWrite(t *testing.T) {
+	t.Parallel()
+	wl := &writeLog{}
+	f := newFixture(t, fixtureOpts{wrap: func(l net.Listener) net.Listener { wl.Listener = l; return wl }})
+	var last *buildnet.BuildResult
+	for range 8 {
+		last = f.build("/build/api", `{"force": true}`)
+	}
+	// The replay of every event so far is one batch.
+	s := openSSE(t, f.url+"/events?last_event_id=0")
+	var lastID uint64
+	for _, ev := range s.until(last.ID) {
+		lastID = ev.id
+	}
+	assert.True(t, s.resp.Close, "the stream closes its connection at its end")
+	assert.Empty(t, s.resp.TransferEncoding, "no chunked encoding")
+
+	batch := wl.find("id: 1\n")
+	require.NotNil(t, batch, "the replay's first event was written")
+	require.Greater(t, len(batch), 8<<10, "a batch larger than the server's write buffers")
+	assert.True(t, strings.HasPrefix(string(batch), "id: 1\n"), "the batch starts with its first event, no chunk size")
+	assert.Contains(t, string(batch), "id: "+strconv.FormatUint(lastID, 10)+"\n", "and holds its last event")
+}

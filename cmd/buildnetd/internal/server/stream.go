@@ -52,9 +52,7 @@ func (s *Server) followBuild(w http.ResponseWriter, r *http.Request, run buildne
 	bs.c.filter.Store(f)
 
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
+	setStreamHeaders(h)
 	h.Set("X-Build-ID", id)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
