@@ -11,9 +11,11 @@
 #   (c) the whole-process CLI `buildnetd build --all` through the daemon;
 #   (d) `GET /status` with 50 concurrent clients: requests/s and p99;
 #   (e) event latency with 1 and with 200 SSE subscribers (bench/ssefan),
-#       for whole-workspace builds and for one-package builds;
+#       for whole-workspace builds and for one-package builds, next to the
+#       machine's floor for the same bytes (bench/fanfloor: one write per
+#       stream from a process that does nothing else);
 #   (f) the daemon's RSS before and after 10,000 cached builds.
-# It prints a Markdown table ready to paste into the docs.
+# It prints Markdown tables ready to paste into the docs.
 set -euo pipefail
 
 which_ws="${1:-10k}"
@@ -38,7 +40,7 @@ bin="$tmp/bin"
 mkdir -p "$bin"
 cd "$repo"
 log "building tools"
-for t in genws timeit loadgen ssefan engnoop; do go build -o "$bin/$t" "./bench/$t"; done
+for t in genws timeit loadgen ssefan fanfloor engnoop; do go build -o "$bin/$t" "./bench/$t"; done
 # The release build: static, without cgo (it starts faster).
 CGO_ENABLED=0 go build -o "$bin/buildnetd" ./cmd/buildnetd
 
@@ -51,6 +53,7 @@ latency() {
 }
 
 rows=()
+fanrows=()
 port=19876
 for size in "${sizes[@]}"; do
 	case "$size" in 10k) packages=100 ;; 50k) packages=500 ;; esac
@@ -110,6 +113,24 @@ JSON
 	o200="$("$bin/ssefan" -url "http://$addr" -subscribers 200 -builds 30 -package "$one" "${hdr[@]}")"
 	log "  one-package builds: $o1"
 	log "  one-package builds: $o200"
+	# Settled: each build once every stream has the last one's end, so
+	# that an event does not queue behind the previous build's.
+	s1="$("$bin/ssefan" -url "http://$addr" -subscribers 1 -builds 30 -settle -package "$one" "${hdr[@]}")"
+	s200="$("$bin/ssefan" -url "http://$addr" -subscribers 200 -builds 30 -settle -package "$one" "${hdr[@]}")"
+	log "  one-package builds, settled: $s1"
+	log "  one-package builds, settled: $s200"
+	# The floor: the same bytes per stream, one write each, nothing else.
+	fo1="$("$bin/fanfloor" -subscribers 1 -size "$(field "$o200" stream_bytes_per_build)")"
+	fo200="$("$bin/fanfloor" -subscribers 200 -size "$(field "$o200" stream_bytes_per_build)")"
+	fw1="$("$bin/fanfloor" -subscribers 1 -rounds 50 -size "$(field "$e200" stream_bytes_per_build)")"
+	fw200="$("$bin/fanfloor" -subscribers 200 -rounds 50 -size "$(field "$e200" stream_bytes_per_build)")"
+	log "  floor: $fo1"
+	log "  floor: $fo200"
+	log "  floor: $fw1"
+	log "  floor: $fw200"
+	fanrows+=("| $size | whole workspace, back to back | $(field "$e200" stream_bytes_per_build) B | $(field "$e1" p50) ms | $(field "$e200" p50) ms | $(field "$fw1" p50) ms | $(field "$fw200" p50) ms |")
+	fanrows+=("| $size | one package, back to back | $(field "$o200" stream_bytes_per_build) B | $(field "$o1" p50) ms | $(field "$o200" p50) ms | $(field "$fo1" p50) ms | $(field "$fo200" p50) ms |")
+	fanrows+=("| $size | one package, settled | $(field "$s200" stream_bytes_per_build) B | $(field "$s1" p50) ms | $(field "$s200" p50) ms | $(field "$fo1" p50) ms | $(field "$fo200" p50) ms |")
 
 	log "$size (f) RSS over 10,000 cached builds"
 	rss0="$(rss_kb "$pid")"
@@ -130,3 +151,9 @@ echo
 echo "| workspace | in-process no-op (watching) | POST /build?wait=true p50 | CLI through daemon (median) | GET /status, 50 clients | event p50, 1 / 200 subscribers | one-package builds: event p50, 1 / 200 | daemon RSS start → 1k → 10k builds |"
 echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
+echo
+echo "Event fan-out: p50 from an event's creation to its arrival, and the floor (bench/fanfloor) for the same bytes per stream."
+echo
+echo "| workspace | builds | bytes per stream and build | 1 subscriber | 200 subscribers | floor, 1 stream | floor, 200 streams |"
+echo "|---|---|---|---|---|---|---|"
+printf '%s\n' "${fanrows[@]}"

@@ -1,9 +1,11 @@
 // Command ssefan measures how event delivery scales with subscribers: it
 // opens N Server-Sent Events streams on a buildnetd, triggers builds, and
 // reports the latency from each event's creation (its "time" field) to its
-// arrival on each stream.
+// arrival on each stream. Builds follow each other at once, or, with
+// -settle, once every stream has the previous build's build:complete: the
+// latency of an event on a daemon that is not still busy with the last one.
 //
-//	ssefan -url http://127.0.0.1:9876 -subscribers 200 -builds 20 [-H 'Authorization: Bearer KEY']
+//	ssefan -url http://127.0.0.1:9876 -subscribers 200 -builds 20 [-settle] [-H 'Authorization: Bearer KEY']
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,16 +35,17 @@ func main() {
 	builds := flag.Int("builds", 20, "builds to trigger")
 	pkg := flag.String("package", "", "package to build (default: all)")
 	types := flag.String("types", "package:complete,build:complete", "event types each stream subscribes to")
+	settle := flag.Bool("settle", false, "before the next build, wait until every stream has the last build's build:complete")
 	var hs headers
 	flag.Var(&hs, "H", "extra request header, 'Name: value' (repeatable)")
 	flag.Parse()
-	if err := run(*base, *subs, *builds, *pkg, *types, hs); err != nil {
+	if err := run(*base, *subs, *builds, *pkg, *types, *settle, hs); err != nil {
 		fmt.Fprintln(os.Stderr, "ssefan:", err)
 		os.Exit(1)
 	}
 }
 
-func run(base string, n, builds int, pkg, types string, hs headers) error {
+func run(base string, n, builds int, pkg, types string, settle bool, hs headers) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	setHeaders := func(r *http.Request) {
@@ -56,14 +60,20 @@ func run(base string, n, builds int, pkg, types string, hs headers) error {
 		latencies []time.Duration
 		ready     sync.WaitGroup
 		done      sync.WaitGroup
+		completes atomic.Int64
+		received  atomic.Int64 // bytes, every stream
 	)
 	ready.Add(n)
 	for range n {
 		done.Go(func() {
 			// Each stream keeps its own latencies: a lock shared by every
 			// stream would make the measuring side the bottleneck.
-			var mine []time.Duration
+			var (
+				mine []time.Duration
+				got  int64 // bytes
+			)
 			defer func() {
+				received.Add(got)
 				mu.Lock()
 				latencies = append(latencies, mine...)
 				mu.Unlock()
@@ -82,6 +92,7 @@ func run(base string, n, builds int, pkg, types string, hs headers) error {
 			for {
 				raw, err := br.ReadSlice('\n')
 				now := time.Now()
+				got += int64(len(raw))
 				if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 					if !signalled {
 						ready.Done()
@@ -100,9 +111,12 @@ func run(base string, n, builds int, pkg, types string, hs headers) error {
 					if t, ok := eventTime(raw); ok {
 						mine = append(mine, now.Sub(t))
 					}
+				} else if bytes.Equal(raw, buildComplete) {
+					completes.Add(1)
 				}
 				for errors.Is(err, bufio.ErrBufferFull) { // the rest of a long line
-					_, err = br.ReadSlice('\n')
+					raw, err = br.ReadSlice('\n')
+					got += int64(len(raw))
 				}
 			}
 		})
@@ -112,7 +126,7 @@ func run(base string, n, builds int, pkg, types string, hs headers) error {
 	if pkg != "" {
 		path = "/build/" + pkg + "?wait=true"
 	}
-	for range builds {
+	for i := range builds {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+path, strings.NewReader("{}"))
 		req.Header.Set("Content-Type", "application/json")
 		setHeaders(req)
@@ -124,6 +138,11 @@ func run(base string, n, builds int, pkg, types string, hs headers) error {
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("POST %s: %s", path, resp.Status)
 		}
+		if settle {
+			if err := waitFor(&completes, int64(n*(i+1)), 5*time.Second); err != nil {
+				return fmt.Errorf("build %d: %w", i+1, err)
+			}
+		}
 	}
 	time.Sleep(500 * time.Millisecond) // let the last events arrive
 	cancel()
@@ -133,14 +152,26 @@ func run(base string, n, builds int, pkg, types string, hs headers) error {
 	}
 	slices.Sort(latencies)
 	pct := func(p float64) time.Duration { return latencies[min(len(latencies)-1, int(p*float64(len(latencies))))] }
-	fmt.Printf("subscribers=%d events=%d p50=%.3fms p99=%.3fms max=%.3fms\n", n, len(latencies),
-		ms(pct(0.5)), ms(pct(0.99)), ms(latencies[len(latencies)-1]))
+	fmt.Printf("subscribers=%d events=%d p50=%.3fms p99=%.3fms max=%.3fms stream_bytes_per_build=%d\n", n, len(latencies),
+		ms(pct(0.5)), ms(pct(0.99)), ms(latencies[len(latencies)-1]), received.Load()/int64(n*builds))
+	return nil
+}
+
+// waitFor waits until count reaches want: every stream has the build's
+// build:complete.
+func waitFor(count *atomic.Int64, want int64, timeout time.Duration) error {
+	for deadline := time.Now().Add(timeout); count.Load() < want; time.Sleep(100 * time.Microsecond) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("-settle: %d build:complete events of %d arrived within %s (is build:complete among -types?)", count.Load(), want, timeout)
+		}
+	}
 	return nil
 }
 
 var (
-	dataPrefix = []byte("data: ")
-	timeKey    = []byte(`"time":"`)
+	dataPrefix    = []byte("data: ")
+	buildComplete = []byte("event: build:complete\n")
+	timeKey       = []byte(`"time":"`)
 )
 
 // eventTime finds the "time" field of an event's JSON line.
