@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -39,18 +40,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	defer s.hub.remove(c)
 	s.log.Debug("event client connected", "client", c.id, "kind", "sse", "remote", r.RemoteAddr, "resumed", last != "")
 
-	setStreamHeaders(w.Header())
-	w.WriteHeader(http.StatusOK)
 	// The first comment tells the client it is subscribed.
-	if _, err := fmt.Fprint(w, ": connected\nretry: 2000\n\n"); err != nil {
-		return nil
-	}
+	preamble := ": connected\nretry: 2000\n\n"
 	if missed > 0 {
-		if _, err := fmt.Fprintf(w, ": missed %d events no longer buffered\n\n", missed); err != nil {
-			return nil
-		}
+		preamble += fmt.Sprintf(": missed %d events no longer buffered\n\n", missed)
 	}
-	if err := rc.Flush(); err != nil {
+	if !openStream(w, rc, preamble) {
 		return nil
 	}
 	ping := time.NewTicker(s.opts.PingInterval)
@@ -91,18 +86,25 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-// setStreamHeaders sets the headers of an event stream. Over HTTP/1.1 the
-// stream is the rest of the connection (Transfer-Encoding identity, as
-// the SSE specification recommends) rather than chunked: net/http writes
-// a chunk larger than its 4 KB buffer in three system calls (size line,
-// data, CRLF), while an unframed batch goes out in one, so that fanning a
-// whole build out to many subscribers costs one write per subscriber and
-// batch. HTTP/2 ignores the header.
-func setStreamHeaders(h http.Header) {
+// openStream answers 200 with an event stream's headers and preamble (SSE
+// comments), flushed; it reports false if the client is gone. Over
+// HTTP/1.1 the stream is the rest of the connection (Transfer-Encoding
+// identity, as the SSE specification recommends) rather than chunked:
+// net/http writes a chunk larger than its 4 KB buffer in three system
+// calls (size line, data, CRLF), while an unframed batch goes out in one,
+// so that fanning a whole build out to many subscribers costs one write
+// per subscriber and batch. HTTP/2 ignores the header.
+func openStream(w http.ResponseWriter, rc *http.ResponseController, preamble string) bool {
+	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	h.Set("Transfer-Encoding", "identity")
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.WriteString(w, preamble); err != nil {
+		return false
+	}
+	return rc.Flush() == nil
 }
 
 // kicker aborts a write blocked on a client that stopped reading, so

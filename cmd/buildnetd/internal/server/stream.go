@@ -51,15 +51,9 @@ func (s *Server) followBuild(w http.ResponseWriter, r *http.Request, run buildne
 	f.build = id
 	bs.c.filter.Store(f)
 
-	h := w.Header()
-	setStreamHeaders(h)
-	h.Set("X-Build-ID", id)
-	w.WriteHeader(http.StatusOK)
+	w.Header().Set("X-Build-ID", id)
 	rc := http.NewResponseController(w)
-	if _, err := fmt.Fprintf(w, ": build %s\n\n", id); err != nil {
-		return nil
-	}
-	if err := rc.Flush(); err != nil {
+	if !openStream(w, rc, ": build "+id+"\n\n") {
 		return nil
 	}
 	ping := time.NewTicker(s.opts.PingInterval)
