@@ -16,6 +16,10 @@
 #       stream from a process that does nothing else);
 #   (f) the daemon's RSS before and after 10,000 cached builds.
 # It prints Markdown tables ready to paste into the docs.
+#
+# With PIN=1 the daemon runs on CPU 0 and every client (and the floor's
+# reader) on CPU 1, under taskset: the closest a two-core machine comes to
+# clients on other machines. The daemon then has one core.
 set -euo pipefail
 
 which_ws="${1:-10k}"
@@ -52,6 +56,16 @@ latency() {
 	awk -v k="$1" '$1 == k { v = $2; if (v ~ /µs$/) { sub(/µs$/, "", v); printf "%.3f\n", v / 1000 } else { sub(/ms$/, "", v); print v }; exit }' <<<"$2"
 }
 
+# on_daemon and on_client prefix the daemon's and the clients' commands.
+on_daemon=()
+on_client=()
+writer_cpus=()
+if [[ "${PIN:-}" == 1 ]]; then
+	on_daemon=(taskset -c 0)
+	on_client=(taskset -c 1)
+	writer_cpus=(-writer-cpus 0)
+fi
+
 rows=()
 fanrows=()
 port=19876
@@ -74,7 +88,7 @@ for size in "${sizes[@]}"; do
 JSON
 	port=$((port + 1))
 	addr="127.0.0.1:$port"
-	"$bin/buildnetd" start --root "$ws" --port "$port" --log-level warn 2>"$tmp/daemon-$size.log" &
+	"${on_daemon[@]}" "$bin/buildnetd" start --root "$ws" --port "$port" --log-level warn 2>"$tmp/daemon-$size.log" &
 	pid=$!
 	for _ in $(seq 600); do curl -fsS "http://$addr/health" >/dev/null 2>&1 && [[ -f "$ws/.buildnet/admin.key" ]] && break; sleep 0.1; done
 	hdr=()
@@ -86,44 +100,44 @@ JSON
 	for _ in 1 2 3; do curl -fsS "${curl_auth[@]}" -X POST "http://$addr/build?wait=true" >/dev/null; done
 
 	log "$size (b) cached POST /build?wait=true, 1 client"
-	b="$("$bin/loadgen" -url "http://$addr/build?wait=true" -method POST -c 1 -d 5s "${hdr[@]}")"
+	b="$("${on_client[@]}" "$bin/loadgen" -url "http://$addr/build?wait=true" -method POST -c 1 -d 5s "${hdr[@]}")"
 	log "  $(tr '\n' ' ' <<<"$b")"
 	post_p50="$(latency p50 "$b")"
 
 	log "$size (c) CLI build --all through the daemon, 20 runs"
-	c="$(BUILDNET_ADDR="$addr" "$bin/timeit" -runs 20 -warmup 2 -json -- "$bin/buildnetd" build --all --root "$ws")"
+	c="$(BUILDNET_ADDR="$addr" "${on_client[@]}" "$bin/timeit" -runs 20 -warmup 2 -json -- "$bin/buildnetd" build --all --root "$ws")"
 	cli_ms="$(sed -E -n 's/.*"median_ms":([0-9.]+).*/\1/p' <<<"$c")"
 	log "  median $cli_ms ms"
 
 	log "$size (d) GET /status, 50 clients"
-	d="$("$bin/loadgen" -url "http://$addr/status" -c 50 -d 5s "${hdr[@]}")"
+	d="$("${on_client[@]}" "$bin/loadgen" -url "http://$addr/status" -c 50 -d 5s "${hdr[@]}")"
 	log "  $(tr '\n' ' ' <<<"$d")"
 	rps="$(sed -E -n 's/.*requests\/s +([0-9.]+).*/\1/p' <<<"$d" | head -n 1)"
 	p99="$(latency p99 "$d")"
 
 	log "$size (e) event latency, 1 and 200 SSE subscribers"
-	e1="$("$bin/ssefan" -url "http://$addr" -subscribers 1 -builds 10 "${hdr[@]}")"
-	e200="$("$bin/ssefan" -url "http://$addr" -subscribers 200 -builds 10 "${hdr[@]}")"
+	e1="$("${on_client[@]}" "$bin/ssefan" -url "http://$addr" -subscribers 1 -builds 10 "${hdr[@]}")"
+	e200="$("${on_client[@]}" "$bin/ssefan" -url "http://$addr" -subscribers 200 -builds 10 "${hdr[@]}")"
 	log "  $e1"
 	log "  $e200"
 	# One-package builds: the cost of fanning out one event, without a
 	# burst of a whole workspace's events ahead of it.
 	one="$(sed -E -n 's/.*"name": *"([^"]+)".*/\1/p' "$ws/.buildnet/config.json" | head -n 1)"
-	o1="$("$bin/ssefan" -url "http://$addr" -subscribers 1 -builds 30 -package "$one" "${hdr[@]}")"
-	o200="$("$bin/ssefan" -url "http://$addr" -subscribers 200 -builds 30 -package "$one" "${hdr[@]}")"
+	o1="$("${on_client[@]}" "$bin/ssefan" -url "http://$addr" -subscribers 1 -builds 30 -package "$one" "${hdr[@]}")"
+	o200="$("${on_client[@]}" "$bin/ssefan" -url "http://$addr" -subscribers 200 -builds 30 -package "$one" "${hdr[@]}")"
 	log "  one-package builds: $o1"
 	log "  one-package builds: $o200"
 	# Settled: each build once every stream has the last one's end, so
 	# that an event does not queue behind the previous build's.
-	s1="$("$bin/ssefan" -url "http://$addr" -subscribers 1 -builds 30 -settle -package "$one" "${hdr[@]}")"
-	s200="$("$bin/ssefan" -url "http://$addr" -subscribers 200 -builds 30 -settle -package "$one" "${hdr[@]}")"
+	s1="$("${on_client[@]}" "$bin/ssefan" -url "http://$addr" -subscribers 1 -builds 30 -settle -package "$one" "${hdr[@]}")"
+	s200="$("${on_client[@]}" "$bin/ssefan" -url "http://$addr" -subscribers 200 -builds 30 -settle -package "$one" "${hdr[@]}")"
 	log "  one-package builds, settled: $s1"
 	log "  one-package builds, settled: $s200"
 	# The floor: the same bytes per stream, one write each, nothing else.
-	fo1="$("$bin/fanfloor" -subscribers 1 -size "$(field "$o200" stream_bytes_per_build)")"
-	fo200="$("$bin/fanfloor" -subscribers 200 -size "$(field "$o200" stream_bytes_per_build)")"
-	fw1="$("$bin/fanfloor" -subscribers 1 -rounds 50 -size "$(field "$e200" stream_bytes_per_build)")"
-	fw200="$("$bin/fanfloor" -subscribers 200 -rounds 50 -size "$(field "$e200" stream_bytes_per_build)")"
+	fo1="$("${on_client[@]}" "$bin/fanfloor" "${writer_cpus[@]}" -subscribers 1 -size "$(field "$o200" stream_bytes_per_build)")"
+	fo200="$("${on_client[@]}" "$bin/fanfloor" "${writer_cpus[@]}" -subscribers 200 -size "$(field "$o200" stream_bytes_per_build)")"
+	fw1="$("${on_client[@]}" "$bin/fanfloor" "${writer_cpus[@]}" -subscribers 1 -rounds 50 -size "$(field "$e200" stream_bytes_per_build)")"
+	fw200="$("${on_client[@]}" "$bin/fanfloor" "${writer_cpus[@]}" -subscribers 200 -rounds 50 -size "$(field "$e200" stream_bytes_per_build)")"
 	log "  floor: $fo1"
 	log "  floor: $fo200"
 	log "  floor: $fw1"
@@ -134,9 +148,9 @@ JSON
 
 	log "$size (f) RSS over 10,000 cached builds"
 	rss0="$(rss_kb "$pid")"
-	"$bin/loadgen" -url "http://$addr/build?wait=true" -method POST -c 4 -n 1000 -d 10m "${hdr[@]}" >/dev/null
+	"${on_client[@]}" "$bin/loadgen" -url "http://$addr/build?wait=true" -method POST -c 4 -n 1000 -d 10m "${hdr[@]}" >/dev/null
 	rss1="$(rss_kb "$pid")"
-	"$bin/loadgen" -url "http://$addr/build?wait=true" -method POST -c 4 -n 9000 -d 10m "${hdr[@]}" >/dev/null
+	"${on_client[@]}" "$bin/loadgen" -url "http://$addr/build?wait=true" -method POST -c 4 -n 9000 -d 10m "${hdr[@]}" >/dev/null
 	rss10="$(rss_kb "$pid")"
 	log "  RSS ${rss0} kB → ${rss1} kB (1k builds) → ${rss10} kB (10k builds)"
 
@@ -146,7 +160,9 @@ done
 
 cpu="$(sed -n -E 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)"
 echo
-echo "Machine: $(nproc) CPUs (${cpu:-unknown}), $(awk '/^MemTotal:/ { printf "%.1f GB", $2/1024/1024 }' /proc/meminfo) RAM, load $(cut -d' ' -f1-3 /proc/loadavg)."
+pinned=""
+[[ "${PIN:-}" == 1 ]] && pinned=" Pinned: the daemon on CPU 0, every client on CPU 1."
+echo "Machine: $(nproc) CPUs (${cpu:-unknown}), $(awk '/^MemTotal:/ { printf "%.1f GB", $2/1024/1024 }' /proc/meminfo) RAM, load $(cut -d' ' -f1-3 /proc/loadavg).$pinned"
 echo
 echo "| workspace | in-process no-op (watching) | POST /build?wait=true p50 | CLI through daemon (median) | GET /status, 50 clients | event p50, 1 / 200 subscribers | one-package builds: event p50, 1 / 200 | daemon RSS start → 1k → 10k builds |"
 echo "|---|---|---|---|---|---|---|---|"

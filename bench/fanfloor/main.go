@@ -7,11 +7,13 @@
 // goroutines, as bench/ssefan reads the daemon's streams, and reports the
 // latency from the stamp to each message's last byte.
 //
-//	fanfloor -subscribers 200 -size 900 -rounds 300
+//	fanfloor -subscribers 200 -size 900 -rounds 300 [-writer-cpus 0]
 //
 // Compare its p50 with bench/ssefan's against a daemon for the same number
 // of subscribers and about the same bytes per build: the difference is what
-// the daemon adds.
+// the daemon adds. With -writer-cpus the writer runs under taskset(1) on
+// those CPUs (run this command itself under taskset on others), as
+// bench/daemon.sh does with PIN=1.
 package main
 
 import (
@@ -35,6 +37,7 @@ func main() {
 	rounds := flag.Int("rounds", 300, "messages to each stream")
 	size := flag.Int("size", 900, "bytes per message (at least 8)")
 	pause := flag.Duration("pause", 5*time.Millisecond, "pause between rounds")
+	writerCPUs := flag.String("writer-cpus", "", "run the writer under taskset on these CPUs (e.g. 0)")
 	flag.Parse()
 	if *size < 8 || *n < 1 || *rounds < 1 {
 		fmt.Fprintln(os.Stderr, "fanfloor: -size must be at least 8, -subscribers and -rounds at least 1")
@@ -44,7 +47,7 @@ func main() {
 	if *serve != "" {
 		err = write(*serve, *n, *rounds, *size, *pause)
 	} else {
-		err = measure(*n, *rounds, *size, *pause)
+		err = measure(*n, *rounds, *size, *pause, *writerCPUs)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fanfloor:", err)
@@ -82,15 +85,20 @@ func write(addr string, n, rounds, size int, pause time.Duration) error {
 	return nil
 }
 
-// measure starts the writer as a process of its own, connects n streams to
-// it and reports the latencies of their messages.
-func measure(n, rounds, size int, pause time.Duration) error {
+// measure starts the writer as a process of its own (under taskset on
+// writerCPUs, if set), connects n streams to it and reports the latencies
+// of their messages.
+func measure(n, rounds, size int, pause time.Duration, writerCPUs string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, "-serve", "127.0.0.1:0", "-subscribers", fmt.Sprint(n),
-		"-rounds", fmt.Sprint(rounds), "-size", fmt.Sprint(size), "-pause", pause.String())
+	args := []string{self, "-serve", "127.0.0.1:0", "-subscribers", fmt.Sprint(n),
+		"-rounds", fmt.Sprint(rounds), "-size", fmt.Sprint(size), "-pause", pause.String()}
+	if writerCPUs != "" {
+		args = append([]string{"taskset", "-c", writerCPUs}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
