@@ -10,6 +10,7 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -571,6 +572,7 @@ type writeLog struct {
 	net.Listener
 	mu     sync.Mutex
 	writes [][]byte
+	conns  []*loggedConn
 }
 
 func (l *writeLog) Accept() (net.Conn, error) {
@@ -578,7 +580,23 @@ func (l *writeLog) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &loggedConn{Conn: c, log: l}, nil
+	lc := &loggedConn{Conn: c, log: l}
+	l.mu.Lock()
+	l.conns = append(l.conns, lc)
+	l.mu.Unlock()
+	return lc, nil
+}
+
+// conn returns the connection whose first write contains sub.
+func (l *writeLog) conn(sub string) *loggedConn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		if len(c.own) > 0 && strings.Contains(string(c.own[0]), sub) {
+			return c
+		}
+	}
+	return nil
 }
 
 func (l *writeLog) find(sub string) []byte {
@@ -594,14 +612,39 @@ func (l *writeLog) find(sub string) []byte {
 
 type loggedConn struct {
 	net.Conn
-	log *writeLog
+	log  *writeLog
+	own  [][]byte      // this connection's writes; guarded by log.mu
+	gate chan struct{} // while set and open, writes wait; guarded by log.mu
 }
 
 func (c *loggedConn) Write(p []byte) (int, error) {
 	c.log.mu.Lock()
-	c.log.writes = append(c.log.writes, append([]byte(nil), p...))
+	w := append([]byte(nil), p...)
+	c.log.writes = append(c.log.writes, w)
+	c.own = append(c.own, w)
+	gate := c.gate
 	c.log.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	return c.Conn.Write(p)
+}
+
+// hold makes the connection's writes wait until the returned function is
+// called; it returns how many writes it had made.
+func (c *loggedConn) hold() (writes int, release func()) {
+	c.log.mu.Lock()
+	defer c.log.mu.Unlock()
+	gate := make(chan struct{})
+	c.gate = gate
+	return len(c.own), func() { close(gate) }
+}
+
+// writesSince returns the connection's writes after the first n.
+func (c *loggedConn) writesSince(n int) [][]byte {
+	c.log.mu.Lock()
+	defer c.log.mu.Unlock()
+	return slices.Clone(c.own[n:])
 }
 
 // A stream's batch of events goes out in one write, with no chunk
@@ -630,4 +673,37 @@ func TestSSEBatchGoesOutInOneWrite(t *testing.T) {
 	require.Greater(t, len(batch), 8<<10, "a batch larger than the server's write buffers")
 	assert.True(t, strings.HasPrefix(string(batch), "id: 1\n"), "the batch starts with its first event, no chunk size")
 	assert.Contains(t, string(batch), "id: "+strconv.FormatUint(lastID, 10)+"\n", "and holds its last event")
+}
+
+// A WebSocket client that fell behind gets what it missed, one message per
+// event as ever, in one write: here its connection is held while a build
+// runs, so all but the first of the build's events wait in the hub.
+func TestWebSocketBatchGoesOutInOneWrite(t *testing.T) {
+	t.Parallel()
+	wl := &writeLog{}
+	f := newFixture(t, fixtureOpts{wrap: func(l net.Listener) net.Listener { wl.Listener = l; return wl }})
+	ws := dialWS(t, f.url, nil)
+	require.Equal(t, "hello", ws.recv().Op)
+	ws.send(`{"op":"subscribe","id":"s"}`)
+	require.Equal(t, "ack", ws.recv().Op)
+	conn := wl.conn("101 Switching Protocols")
+	require.NotNil(t, conn, "the WebSocket's connection")
+
+	before, release := conn.hold()
+	res := f.build("/build/api", `{"force": true}`)
+	release()
+	var types []string
+	for {
+		m := ws.recv()
+		require.Equal(t, "event", m.Op)
+		types = append(types, string(m.Event.Type))
+		if m.Event.Type == buildnet.EventBuildComplete && m.Event.BuildID == res.ID {
+			break
+		}
+	}
+	assert.Equal(t, "build:start", types[0])
+	assert.Greater(t, len(types), 4, "a build of two packages, with output")
+	// The write the gate held (with the first events), then one with
+	// the rest; with the first events late, one write with all of them.
+	assert.LessOrEqual(t, len(conn.writesSince(before)), 2, "the build's events came in one write after the first")
 }

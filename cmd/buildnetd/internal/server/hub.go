@@ -33,27 +33,42 @@ type hubEvent struct {
 	ev   buildnet.Event
 	log  *slog.Logger
 	once sync.Once
-	data []byte // the event's JSON; nil if it could not be encoded
+	// ws is the event as one WebSocket message, {"op":"event","event":JSON};
+	// nil if it could not be encoded.
+	ws []byte
 	// frame is the event as one SSE message.
 	frame []byte
 }
 
+// wsPrefix starts an event's WebSocket message.
+const wsPrefix = `{"op":"event","event":`
+
 func (he *hubEvent) encode() {
 	he.once.Do(func() {
-		data, err := appendEventJSON(make([]byte, 0, 512), &he.ev)
+		msg, err := appendEventJSON(append(make([]byte, 0, 512), wsPrefix...), &he.ev)
 		if err != nil {
 			he.log.Error("encode event", "seq", he.ev.Seq, "type", string(he.ev.Type), "err", err)
 			return
 		}
-		he.data = data
-		he.frame = fmt.Appendf(make([]byte, 0, len(data)+64), "id: %d\nevent: %s\ndata: %s\n\n", he.ev.Seq, he.ev.Type, data)
+		data := msg[len(wsPrefix):]
+		he.ws = append(msg, '}')
+		he.frame = fmt.Appendf(make([]byte, 0, len(msg)+64), "id: %d\nevent: %s\ndata: %s\n\n", he.ev.Seq, he.ev.Type, data)
 	})
 }
 
 // json returns the event's JSON, or nil if it cannot be encoded.
 func (he *hubEvent) json() []byte {
+	if he.wsMessage() == nil {
+		return nil
+	}
+	return he.ws[len(wsPrefix) : len(he.ws)-1]
+}
+
+// wsMessage returns the event as a WebSocket message, or nil if it cannot
+// be encoded.
+func (he *hubEvent) wsMessage() []byte {
 	he.encode()
-	return he.data
+	return he.ws
 }
 
 // sseFrame returns the event as one SSE message, or nil if it cannot be

@@ -59,7 +59,8 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) error {
 			accept.OriginPatterns = []string{u.Host}
 		}
 	}
-	conn, err := websocket.Accept(w, r, &accept)
+	hj := &batchHijacker{ResponseWriter: w}
+	conn, err := websocket.Accept(hj, r, &accept)
 	if err != nil {
 		s.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "err", err)
 		return nil // Accept wrote the response
@@ -116,9 +117,6 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) error {
 	})
 
 	write := func(b []byte) error {
-		if b == nil {
-			return nil // an event that cannot be encoded
-		}
 		wctx, cancel := context.WithTimeout(ctx, wsWriteTimeout)
 		defer cancel()
 		return conn.Write(wctx, websocket.MessageText, b)
@@ -136,15 +134,11 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) error {
 			err = write(b)
 		default:
 			evs, wake := s.hub.next(c, buf[:0], maxBatch)
-			for _, he := range evs {
-				if err = write(eventMessage(he)); err != nil {
-					break
-				}
-			}
-			if len(evs) > 0 || err != nil {
+			if len(evs) > 0 {
+				err = writeBatch(conn, hj.conn, evs)
 				break
 			}
-			err = s.wsWait(c, conn, wake, replies, readDone, write)
+			err = s.wsWait(c, conn, hj.conn, wake, replies, readDone, write)
 			if errors.Is(err, errWSDone) {
 				return nil
 			}
@@ -162,7 +156,7 @@ var errWSDone = errors.New("server: websocket done")
 // wsWait waits for c's next events, or a reply to send (which it sends).
 // It returns errWSDone once it closed the connection: the client ended,
 // it left, or the daemon stops (after what arrived is sent).
-func (s *Server) wsWait(c *client, conn *websocket.Conn, wake <-chan struct{}, replies <-chan []byte, readDone <-chan error, write func([]byte) error) error {
+func (s *Server) wsWait(c *client, conn *websocket.Conn, bc *batchConn, wake <-chan struct{}, replies <-chan []byte, readDone <-chan error, write func([]byte) error) error {
 	select {
 	case <-wake:
 		return nil
@@ -180,26 +174,32 @@ func (s *Server) wsWait(c *client, conn *websocket.Conn, wake <-chan struct{}, r
 		return errWSDone
 	case <-s.stopping:
 		// What arrived is sent (the last builds' ends); then stop.
-		for _, he := range s.hub.rest(c) {
-			if write(eventMessage(he)) != nil {
-				break
-			}
-		}
+		_ = writeBatch(conn, bc, s.hub.rest(c))
 		conn.Close(websocket.StatusGoingAway, "buildnetd is shutting down")
 		return errWSDone
 	}
 }
 
-// eventMessage wraps an event for the WebSocket; it is nil for an event
-// that cannot be encoded.
-func eventMessage(he *hubEvent) []byte {
-	data := he.json()
-	if data == nil {
-		return nil
+// writeBatch sends evs, one message each, in one write on bc.
+func writeBatch(conn *websocket.Conn, bc *batchConn, evs []*hubEvent) error {
+	bc.hold()
+	var err error
+	for _, he := range evs {
+		msg := he.wsMessage()
+		if msg == nil {
+			continue // an event that cannot be encoded
+		}
+		// Held, the write only gathers the message: it cannot block, and
+		// release bounds the time the batch takes. A context without a
+		// deadline spares the library a timer per message.
+		if err = conn.Write(context.Background(), websocket.MessageText, msg); err != nil {
+			break
+		}
 	}
-	msg := make([]byte, 0, len(data)+24)
-	msg = append(msg, `{"op":"event","event":`...)
-	return append(append(msg, data...), '}')
+	if rerr := bc.release(wsWriteTimeout); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // wsHandle runs one client message and returns the reply.
