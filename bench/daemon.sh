@@ -13,7 +13,8 @@
 #   (e) event latency with 1 and with 200 SSE subscribers (bench/ssefan),
 #       for whole-workspace builds and for one-package builds, next to the
 #       machine's floor for the same bytes (bench/fanfloor: one write per
-#       stream from a process that does nothing else);
+#       stream from a process that does nothing else), and the same over
+#       the WebSocket;
 #   (f) the daemon's RSS before and after 10,000 cached builds.
 # It prints Markdown tables ready to paste into the docs.
 #
@@ -133,6 +134,16 @@ JSON
 	s200="$("${on_client[@]}" "$bin/ssefan" -url "http://$addr" -subscribers 200 -builds 30 -settle -package "$one" "${hdr[@]}")"
 	log "  one-package builds, settled: $s1"
 	log "  one-package builds, settled: $s200"
+	# The same over the WebSocket (the panel's way), settled: its readers
+	# are slower than SSE's and would otherwise fall behind and be dropped.
+	w1="$("${on_client[@]}" "$bin/ssefan" -ws -url "http://$addr" -subscribers 1 -builds 10 -settle "${hdr[@]}")"
+	w200="$("${on_client[@]}" "$bin/ssefan" -ws -url "http://$addr" -subscribers 200 -builds 10 -settle "${hdr[@]}")"
+	wo1="$("${on_client[@]}" "$bin/ssefan" -ws -url "http://$addr" -subscribers 1 -builds 30 -settle -package "$one" "${hdr[@]}")"
+	wo200="$("${on_client[@]}" "$bin/ssefan" -ws -url "http://$addr" -subscribers 200 -builds 30 -settle -package "$one" "${hdr[@]}")"
+	log "  WebSocket: $w1"
+	log "  WebSocket: $w200"
+	log "  WebSocket, one-package builds: $wo1"
+	log "  WebSocket, one-package builds: $wo200"
 	# The floor: the same bytes per stream, one write each, nothing else.
 	fo1="$("${on_client[@]}" "$bin/fanfloor" "${writer_cpus[@]}" -subscribers 1 -size "$(field "$o200" stream_bytes_per_build)")"
 	fo200="$("${on_client[@]}" "$bin/fanfloor" "${writer_cpus[@]}" -subscribers 200 -size "$(field "$o200" stream_bytes_per_build)")"
@@ -145,6 +156,8 @@ JSON
 	fanrows+=("| $size | whole workspace, back to back | $(field "$e200" stream_bytes_per_build) B | $(field "$e1" p50) ms | $(field "$e200" p50) ms | $(field "$fw1" p50) ms | $(field "$fw200" p50) ms |")
 	fanrows+=("| $size | one package, back to back | $(field "$o200" stream_bytes_per_build) B | $(field "$o1" p50) ms | $(field "$o200" p50) ms | $(field "$fo1" p50) ms | $(field "$fo200" p50) ms |")
 	fanrows+=("| $size | one package, settled | $(field "$s200" stream_bytes_per_build) B | $(field "$s1" p50) ms | $(field "$s200" p50) ms | $(field "$fo1" p50) ms | $(field "$fo200" p50) ms |")
+	fanrows+=("| $size | WebSocket: whole workspace, settled | $(field "$w200" stream_bytes_per_build) B | $(field "$w1" p50) ms | $(field "$w200" p50) ms | – | – |")
+	fanrows+=("| $size | WebSocket: one package, settled | $(field "$wo200" stream_bytes_per_build) B | $(field "$wo1" p50) ms | $(field "$wo200" p50) ms | – | – |")
 
 	log "$size (f) RSS over 10,000 cached builds"
 	rss0="$(rss_kb "$pid")"

@@ -1,17 +1,19 @@
 // Command ssefan measures how event delivery scales with subscribers: it
-// opens N Server-Sent Events streams on a buildnetd, triggers builds, and
-// reports the latency from each event's creation (its "time" field) to its
-// arrival on each stream. Builds follow each other at once, or, with
+// opens N Server-Sent Events streams (or, with -ws, WebSocket
+// subscriptions) on a buildnetd, triggers builds, and reports the latency
+// from each event's creation (its "time" field) to its arrival on each
+// stream. Builds follow each other at once, or, with
 // -settle, once every stream has the previous build's build:complete: the
 // latency of an event on a daemon that is not still busy with the last one.
 //
-//	ssefan -url http://127.0.0.1:9876 -subscribers 200 -builds 20 [-settle] [-H 'Authorization: Bearer KEY']
+//	ssefan -url http://127.0.0.1:9876 -subscribers 200 -builds 20 [-settle] [-ws] [-H 'Authorization: Bearer KEY']
 package main
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +24,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 type headers []string
@@ -36,16 +40,17 @@ func main() {
 	pkg := flag.String("package", "", "package to build (default: all)")
 	types := flag.String("types", "package:complete,build:complete", "event types each stream subscribes to")
 	settle := flag.Bool("settle", false, "before the next build, wait until every stream has the last build's build:complete")
+	ws := flag.Bool("ws", false, "subscribe over the WebSocket (GET /ws) instead of SSE")
 	var hs headers
 	flag.Var(&hs, "H", "extra request header, 'Name: value' (repeatable)")
 	flag.Parse()
-	if err := run(*base, *subs, *builds, *pkg, *types, *settle, hs); err != nil {
+	if err := run(*base, *subs, *builds, *pkg, *types, *settle, *ws, hs); err != nil {
 		fmt.Fprintln(os.Stderr, "ssefan:", err)
 		os.Exit(1)
 	}
 }
 
-func run(base string, n, builds int, pkg, types string, settle bool, hs headers) error {
+func run(base string, n, builds int, pkg, types string, settle, ws bool, hs headers) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	setHeaders := func(r *http.Request) {
@@ -66,59 +71,25 @@ func run(base string, n, builds int, pkg, types string, settle bool, hs headers)
 	ready.Add(n)
 	for range n {
 		done.Go(func() {
-			// Each stream keeps its own latencies: a lock shared by every
-			// stream would make the measuring side the bottleneck.
+			var once sync.Once
+			subscribed := func() { once.Do(ready.Done) }
+			defer subscribed()
 			var (
-				mine []time.Duration
-				got  int64 // bytes
+				st  stream
+				err error
 			)
-			defer func() {
-				received.Add(got)
-				mu.Lock()
-				latencies = append(latencies, mine...)
-				mu.Unlock()
-			}()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/events?types="+types, nil)
-			setHeaders(req)
-			resp, err := client.Do(req)
-			if err != nil {
-				ready.Done()
+			if ws {
+				st, err = followWS(ctx, base, types, hs, subscribed, func() { completes.Add(1) })
+			} else {
+				st, err = followSSE(ctx, client, base+"/events?types="+types, setHeaders, subscribed, func() { completes.Add(1) })
+			}
+			if err != nil && ctx.Err() == nil {
 				fmt.Fprintln(os.Stderr, "ssefan: subscribe:", err)
-				return
 			}
-			defer resp.Body.Close()
-			br := bufio.NewReaderSize(resp.Body, 64<<10)
-			signalled := false
-			for {
-				raw, err := br.ReadSlice('\n')
-				now := time.Now()
-				got += int64(len(raw))
-				if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-					if !signalled {
-						ready.Done()
-					}
-					return
-				}
-				if !signalled && len(raw) > 0 && raw[0] == ':' {
-					signalled = true
-					ready.Done()
-				}
-				// Only the time field is read, without decoding the whole
-				// event or copying the line: the measuring side stays cheap
-				// next to the daemon (200 streams of a 100-package build are
-				// 20,000 events to read).
-				if bytes.HasPrefix(raw, dataPrefix) {
-					if t, ok := eventTime(raw); ok {
-						mine = append(mine, now.Sub(t))
-					}
-				} else if bytes.Equal(raw, buildComplete) {
-					completes.Add(1)
-				}
-				for errors.Is(err, bufio.ErrBufferFull) { // the rest of a long line
-					raw, err = br.ReadSlice('\n')
-					got += int64(len(raw))
-				}
-			}
+			received.Add(st.bytes)
+			mu.Lock()
+			latencies = append(latencies, st.latencies...)
+			mu.Unlock()
 		})
 	}
 	ready.Wait()
@@ -157,6 +128,99 @@ func run(base string, n, builds int, pkg, types string, settle bool, hs headers)
 	return nil
 }
 
+// stream is what one subscriber measured. Each keeps its own latencies: a
+// lock shared by every stream would make the measuring side the
+// bottleneck.
+type stream struct {
+	latencies []time.Duration
+	bytes     int64
+}
+
+// followSSE reads the SSE stream at url until it ends. It calls subscribed
+// once the daemon confirmed the subscription, and complete at each
+// build:complete.
+func followSSE(ctx context.Context, client *http.Client, url string, setHeaders func(*http.Request), subscribed, complete func()) (stream, error) {
+	var st stream
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return st, err
+	}
+	setHeaders(req)
+	resp, err := client.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	for {
+		raw, err := br.ReadSlice('\n')
+		now := time.Now()
+		st.bytes += int64(len(raw))
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return st, nil
+		}
+		if len(raw) > 0 && raw[0] == ':' {
+			subscribed()
+		}
+		// Only the time field is read, without decoding the whole event
+		// or copying the line: the measuring side stays cheap next to the
+		// daemon (200 streams of a 100-package build are 20,000 events to
+		// read).
+		if bytes.HasPrefix(raw, dataPrefix) {
+			if t, ok := eventTime(raw); ok {
+				st.latencies = append(st.latencies, now.Sub(t))
+			}
+		} else if bytes.Equal(raw, buildComplete) {
+			complete()
+		}
+		for errors.Is(err, bufio.ErrBufferFull) { // the rest of a long line
+			raw, err = br.ReadSlice('\n')
+			st.bytes += int64(len(raw))
+		}
+	}
+}
+
+// followWS subscribes to events of types over the daemon's WebSocket and
+// reads them until ctx ends, as followSSE does.
+func followWS(ctx context.Context, base, types string, hs headers, subscribed, complete func()) (stream, error) {
+	var st stream
+	h := http.Header{}
+	for _, kv := range hs {
+		k, v, _ := strings.Cut(kv, ":")
+		h.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		return st, err
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(64 << 20)
+	sub, _ := json.Marshal(map[string]any{"op": "subscribe", "id": "ssefan", "types": strings.Split(types, ",")})
+	if err := c.Write(ctx, websocket.MessageText, sub); err != nil {
+		return st, err
+	}
+	for {
+		_, msg, err := c.Read(ctx)
+		now := time.Now()
+		if err != nil {
+			return st, nil
+		}
+		st.bytes += int64(len(msg))
+		switch {
+		case bytes.HasPrefix(msg, wsEvent):
+			if t, ok := eventTime(msg); ok {
+				st.latencies = append(st.latencies, now.Sub(t))
+			}
+			rest := msg[len(wsEvent):]
+			if i := bytes.IndexByte(rest, ','); i >= 0 && bytes.HasPrefix(rest[i+1:], wsBuildComplete) {
+				complete()
+			}
+		case bytes.HasPrefix(msg, wsAck):
+			subscribed()
+		}
+	}
+}
+
 // waitFor waits until count reaches want: every stream has the build's
 // build:complete.
 func waitFor(count *atomic.Int64, want int64, timeout time.Duration) error {
@@ -171,7 +235,12 @@ func waitFor(count *atomic.Int64, want int64, timeout time.Duration) error {
 var (
 	dataPrefix    = []byte("data: ")
 	buildComplete = []byte("event: build:complete\n")
-	timeKey       = []byte(`"time":"`)
+	// The WebSocket's messages: an event starts with wsEvent, followed by
+	// the event's JSON, whose type comes right after its seq.
+	wsEvent         = []byte(`{"op":"event","event":{"seq":`)
+	wsBuildComplete = []byte(`"type":"build:complete"`)
+	wsAck           = []byte(`{"op":"ack"`)
+	timeKey         = []byte(`"time":"`)
 )
 
 // eventTime finds the "time" field of an event's JSON line.
