@@ -56,14 +56,6 @@ func (he *hubEvent) encode() {
 	})
 }
 
-// json returns the event's JSON, or nil if it cannot be encoded.
-func (he *hubEvent) json() []byte {
-	if he.wsMessage() == nil {
-		return nil
-	}
-	return he.ws[len(wsPrefix) : len(he.ws)-1]
-}
-
 // wsMessage returns the event as a WebSocket message, or nil if it cannot
 // be encoded.
 func (he *hubEvent) wsMessage() []byte {
