@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
+	"strings"
 
 	"github.com/musclemap/buildnet/internal/jsonenc"
 )
@@ -43,15 +44,21 @@ func appendResultJSON(b []byte, r PackageResult) []byte {
 	}
 	if reasons != "" {
 		b = append(b, `,"reasons":`...)
-		if bytes.ContainsAny([]byte(reasons), " \t\r\n") {
-			var buf bytes.Buffer
-			_ = json.Compact(&buf, []byte(reasons)) // valid: checked above
-			b = append(b, buf.Bytes()...)
-		} else {
-			b = append(b, reasons...)
-		}
+		b = appendRawJSON(b, reasons)
 	}
 	return append(b, '}')
+}
+
+// appendRawJSON appends raw, valid JSON as encoding/json writes a
+// json.RawMessage: compacted, with <, >, &, U+2028 and U+2029 escaped.
+func appendRawJSON(b []byte, raw string) []byte {
+	if !strings.ContainsAny(raw, " \t\r\n<>&\u2028\u2029") {
+		return append(b, raw...)
+	}
+	var compact, escaped bytes.Buffer
+	_ = json.Compact(&compact, []byte(raw)) // valid: the caller checked
+	json.HTMLEscape(&escaped, compact.Bytes())
+	return append(b, escaped.Bytes()...)
 }
 
 // appendResultsJSON appends results as a JSON array.
