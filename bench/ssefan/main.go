@@ -33,6 +33,14 @@ type headers []string
 func (h *headers) String() string     { return strings.Join(*h, ", ") }
 func (h *headers) Set(v string) error { *h = append(*h, v); return nil }
 
+// setOn sets each "Name: value" header on dst.
+func (h headers) setOn(dst http.Header) {
+	for _, kv := range h {
+		k, v, _ := strings.Cut(kv, ":")
+		dst.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+}
+
 func main() {
 	base := flag.String("url", "http://127.0.0.1:9876", "daemon base URL")
 	subs := flag.Int("subscribers", 200, "concurrent SSE streams")
@@ -53,12 +61,7 @@ func main() {
 func run(base string, n, builds int, pkg, types string, settle, ws bool, hs headers) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	setHeaders := func(r *http.Request) {
-		for _, h := range hs {
-			k, v, _ := strings.Cut(h, ":")
-			r.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
-		}
-	}
+	setHeaders := func(r *http.Request) { hs.setOn(r.Header) }
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n + 4, MaxConnsPerHost: n + 4}}
 	var (
 		mu        sync.Mutex
@@ -185,10 +188,7 @@ func followSSE(ctx context.Context, client *http.Client, url string, setHeaders 
 func followWS(ctx context.Context, base, types string, hs headers, subscribed, complete func()) (stream, error) {
 	var st stream
 	h := http.Header{}
-	for _, kv := range hs {
-		k, v, _ := strings.Cut(kv, ":")
-		h.Set(strings.TrimSpace(k), strings.TrimSpace(v))
-	}
+	hs.setOn(h)
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", &websocket.DialOptions{HTTPHeader: h})
 	if err != nil {
 		return st, err

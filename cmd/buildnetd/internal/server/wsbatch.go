@@ -81,14 +81,13 @@ func (h *batchHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if rw.Writer.Buffered() > 0 { // nothing is, today: keep it in order if it were
-		if err := rw.Writer.Flush(); err != nil {
-			c.Close()
-			return nil, nil, err
-		}
+	if err := rw.Writer.Flush(); err != nil { // what is buffered goes first
+		c.Close()
+		return nil, nil, err
 	}
 	h.conn = &batchConn{Conn: c}
-	return h.conn, bufio.NewReadWriter(rw.Reader, bufio.NewWriterSize(h.conn, rw.Writer.Size())), nil
+	rw.Writer.Reset(h.conn)
+	return h.conn, rw, nil
 }
 
 // Unwrap gives http.ResponseController the writer underneath.
